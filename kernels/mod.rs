@@ -1,0 +1,160 @@
+//! Kernels: one module per tier, and the table through which the planner reaches them.
+//!
+//! Every `unsafe` block and every `#[target_feature]` function of the crate lives under this
+//! folder. The planner in `src/` hands kernels a [`WindowGeom`] it has validated and slices whose
+//! lengths the job's `check` method asserts against that geometry, so a kernel reads and writes
+//! only inside the slices it was given.
+//!
+//! * `scalar.rs`: the scalar tier, the reference loops of `src/reference.rs`;
+//! * `vector.rs`: the small vector trait that generic kernels are written over;
+//! * `generic/`: each algorithm once, `#[inline(always)]`, over that trait;
+//! * `portable.rs` (`wide`), `sse2.rs`, `avx2.rs`, `avx512.rs`, `neon.rs`: one file per tier,
+//!   instantiating the generic kernels inside `#[target_feature]` functions.
+
+use core::ops::Range;
+
+use crate::geom::{Reduce, WindowGeom};
+use crate::tensor::Layout;
+use crate::tier::Tier;
+
+pub(crate) mod scalar;
+
+/// Window or adaptive pooling of whole NCHW planes, or of some rows of one plane.
+pub struct NchwJob<'a, T> {
+    /// `planes` input planes, `ih·iw` elements each, back to back.
+    pub src: &'a [T],
+    /// Rows `rows` of each of the `planes` output planes: `planes × rows.len() × ow` elements.
+    pub dst: &'a mut [T],
+    /// Argmax indices, laid out like `dst`.
+    pub idx: Option<&'a mut [u32]>,
+    /// Number of planes (when above 1, `rows` is every output row).
+    pub planes: usize,
+    /// The output rows to compute.
+    pub rows: Range<usize>,
+}
+
+impl<T> NchwJob<'_, T> {
+    /// Asserts the invariants kernels rely on for memory safety.
+    #[inline]
+    pub fn check(&self, g: &WindowGeom) {
+        let out = self.planes * self.rows.len() * g.ow;
+        assert!(self.rows.start <= self.rows.end && self.rows.end <= g.oh);
+        assert!(self.planes == 1 || self.rows == (0..g.oh));
+        assert!(g.rows.len() == g.oh && g.cols.len() == g.ow);
+        assert!(self.src.len() >= self.planes * g.ih * g.iw);
+        assert!(self.dst.len() >= out);
+        if let Some(idx) = &self.idx {
+            assert!(idx.len() >= out);
+        }
+    }
+}
+
+/// Window or adaptive pooling of some output rows of one NHWC image.
+pub struct NhwcJob<'a, T> {
+    /// The image: pixel (h, w), channel c at `(h·iw + w)·src_ps + c`.
+    pub src: &'a [T],
+    /// Elements between input pixels (>= `channels`).
+    pub src_ps: usize,
+    /// Output pixel (oy, ox) for oy in `rows`, channel c at `((oy − rows.start)·ow + ox)·dst_ps + c`.
+    pub dst: &'a mut [T],
+    /// Elements between output pixels (>= `channels`).
+    pub dst_ps: usize,
+    /// Argmax indices, dense: `((oy − rows.start)·ow + ox)·channels + c`.
+    pub idx: Option<&'a mut [u32]>,
+    /// Channels per pixel to pool.
+    pub channels: usize,
+    /// The output rows to compute.
+    pub rows: Range<usize>,
+}
+
+impl<T> NhwcJob<'_, T> {
+    /// Asserts the invariants kernels rely on for memory safety.
+    #[inline]
+    pub fn check(&self, g: &WindowGeom) {
+        let c = self.channels;
+        assert!(c > 0 && self.src_ps >= c && self.dst_ps >= c);
+        assert!(self.rows.start <= self.rows.end && self.rows.end <= g.oh);
+        assert!(g.rows.len() == g.oh && g.cols.len() == g.ow);
+        assert!(self.src.len() >= (g.ih * g.iw - 1) * self.src_ps + c);
+        let pixels = self.rows.len() * g.ow;
+        if pixels > 0 {
+            assert!(self.dst.len() >= (pixels - 1) * self.dst_ps + c);
+        }
+        if let Some(idx) = &self.idx {
+            assert!(idx.len() >= pixels * c);
+        }
+    }
+}
+
+/// Global pooling of NCHW planes: one output per plane.
+pub struct GlobalNchwJob<'a, T> {
+    /// `dst.len()` planes of `plane` elements, back to back.
+    pub src: &'a [T],
+    /// One output per plane.
+    pub dst: &'a mut [T],
+    /// Elements per plane (H·W, at least 1).
+    pub plane: usize,
+}
+
+impl<T> GlobalNchwJob<'_, T> {
+    /// Asserts the invariants kernels rely on for memory safety.
+    #[inline]
+    pub fn check(&self) {
+        assert!(self.plane > 0 && self.src.len() >= self.dst.len() * self.plane);
+    }
+}
+
+/// Global pooling of some channels of one NHWC image: one output per channel.
+pub struct GlobalNhwcJob<'a, T> {
+    /// Pixel p, channel c (relative to the first channel of the job) at `p·src_ps + c`.
+    pub src: &'a [T],
+    /// Elements between pixels (>= `dst.len()`).
+    pub src_ps: usize,
+    /// Pixels in the image (H·W, at least 1).
+    pub pixels: usize,
+    /// One output per channel.
+    pub dst: &'a mut [T],
+}
+
+impl<T> GlobalNhwcJob<'_, T> {
+    /// Asserts the invariants kernels rely on for memory safety.
+    #[inline]
+    pub fn check(&self) {
+        let c = self.dst.len();
+        assert!(self.pixels > 0 && self.src_ps >= c);
+        assert!(c == 0 || self.src.len() >= (self.pixels - 1) * self.src_ps + c);
+    }
+}
+
+/// The kernels of one tier for one element type.
+pub struct KernelTable<T> {
+    /// The tier these kernels belong to.
+    pub tier: Tier,
+    /// Window and adaptive pooling, NCHW.
+    pub window_nchw: fn(&WindowGeom, NchwJob<'_, T>),
+    /// Window and adaptive pooling, NHWC.
+    pub window_nhwc: fn(&WindowGeom, NhwcJob<'_, T>),
+    /// Global pooling, NCHW.
+    pub global_nchw: fn(Reduce, GlobalNchwJob<'_, T>),
+    /// Global pooling, NHWC.
+    pub global_nhwc: fn(Reduce, GlobalNhwcJob<'_, T>),
+    /// The algorithm `window_*` runs for a geometry and layout.
+    pub describe: fn(&WindowGeom, Layout) -> &'static str,
+    /// The algorithm `global_*` runs for a layout.
+    pub describe_global: fn(Layout) -> &'static str,
+}
+
+/// The hand-written tiers this build contains and this CPU supports.
+pub(crate) fn detect() -> Vec<Tier> {
+    #[allow(unused_mut)]
+    let mut v = Vec::new();
+    v
+}
+
+/// The f32 kernel table of a tier, when this build and CPU have it.
+pub(crate) fn f32_table(tier: Tier) -> Option<&'static KernelTable<f32>> {
+    match tier {
+        Tier::Scalar => Some(&scalar::F32),
+        _ => None,
+    }
+}

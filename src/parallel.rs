@@ -1,0 +1,314 @@
+//! The driver: splits a planned pooling into tasks and runs them, in parallel with rayon when the
+//! work is large enough.
+//!
+//! Partitioning depends only on the shape and the parameters, never on the number of threads;
+//! every output element (and index) is written by exactly one task, and kernels compute each
+//! output independently of where a task starts, so results are bit-identical for any thread
+//! count. No value is reduced across tasks.
+//!
+//! * NCHW window/adaptive pooling: tasks are runs of whole planes, or row blocks of one plane
+//!   when there are few planes and each is large.
+//! * NHWC window/adaptive pooling: tasks are row blocks of one image.
+//! * Global pooling: NCHW tasks are runs of planes; NHWC tasks are channel blocks of one image.
+//!
+//! Tasks are executed by recursive halving with `rayon::join` (in the caller's rayon pool, so
+//! `ThreadPool::install` confines them); below [`SEQUENTIAL_WORK`] everything runs on the
+//! calling thread.
+
+use crate::element::Element;
+use crate::kernels::{GlobalNchwJob, GlobalNhwcJob, NchwJob, NhwcJob};
+use crate::plan::Plan;
+use crate::tensor::Layout;
+
+/// Work (in element visits, see `work_per_output`) a task should have at least.
+const GRAIN: usize = 32 * 1024;
+/// Work below which a call never enters rayon.
+pub(crate) const SEQUENTIAL_WORK: usize = 2 * GRAIN;
+/// Upper bound on the number of tasks of one call.
+const MAX_TASKS: usize = 512;
+/// Channel blocks of NHWC global pooling are multiples of this (a full AVX-512 register).
+const CHANNEL_ALIGN: usize = 16;
+
+/// How the tasks of one call are laid out: `count` tasks, task `t` covering
+/// `unit(t)`; `out_at(t)` / `idx_at(t)` give the offset where its output / indices start.
+struct Split<U, O, I> {
+    count: usize,
+    unit: U,
+    out_at: O,
+    idx_at: I,
+}
+
+/// Runs `plan` on validated buffers.
+pub(crate) fn execute<T: Element>(
+    plan: &Plan<T>,
+    input: &[T],
+    output: &mut [T],
+    idx: Option<&mut [u32]>,
+) {
+    let s = plan.input.shape();
+    if s.n == 0 {
+        return;
+    }
+    let o = plan.output.shape();
+    let table = plan.table;
+    let parallel = plan.parallel && cfg!(feature = "rayon");
+    match (&plan.geom, plan.input.layout()) {
+        (Some(g), Layout::Nchw) => {
+            let planes = s.n * s.c;
+            let (plane_in, plane_out) = (g.ih * g.iw, g.oh * g.ow);
+            let per_row = g.ow * work_per_output(g) + g.iw * (g.kh.max(1)).min(g.ih) / g.sh;
+            let plane_work = per_row * g.oh;
+            let total = plane_work.saturating_mul(planes);
+            let (planes_per_task, rows_per_task) = if !parallel || total < SEQUENTIAL_WORK {
+                (planes, g.oh)
+            } else if plane_work >= 2 * GRAIN && planes < 8 {
+                (1, GRAIN.div_ceil(per_row).max(1))
+            } else {
+                (task_size(planes, plane_work), g.oh)
+            };
+            let blocks = g.oh.div_ceil(rows_per_task);
+            let count = if rows_per_task == g.oh {
+                planes.div_ceil(planes_per_task)
+            } else {
+                planes * blocks
+            };
+            let unit = |t: usize| {
+                if rows_per_task == g.oh {
+                    let p0 = t * planes_per_task;
+                    (p0, planes_per_task.min(planes - p0), 0..g.oh)
+                } else {
+                    let (p, b) = (t / blocks, t % blocks);
+                    let r0 = b * rows_per_task;
+                    (p, 1, r0..(r0 + rows_per_task).min(g.oh))
+                }
+            };
+            let out_at = |t: usize| {
+                if t == count {
+                    return planes * plane_out;
+                }
+                let (p, _, rows) = unit(t);
+                p * plane_out + rows.start * g.ow
+            };
+            let split = Split {
+                count,
+                unit,
+                out_at,
+                idx_at: out_at,
+            };
+            run_split(&split, output, idx, parallel, &|(p0, np, rows), dst, idx| {
+                let src = &input[p0 * plane_in..(p0 + np) * plane_in];
+                let job = NchwJob {
+                    src,
+                    dst,
+                    idx,
+                    planes: np,
+                    rows,
+                };
+                (table.window_nchw)(g, job)
+            });
+        }
+        (Some(g), Layout::Nhwc) => {
+            let (ips, ops) = (plan.input.pixel_stride(), plan.output.pixel_stride());
+            let (ioff, ooff) = (plan.input.offset(), plan.output.offset());
+            let c = s.c;
+            let per_row = g.ow * c * work_per_output(g);
+            let total = per_row.saturating_mul(g.oh).saturating_mul(s.n);
+            let rows_per_task = if !parallel || total < SEQUENTIAL_WORK {
+                g.oh
+            } else {
+                GRAIN.div_ceil(per_row).clamp(1, g.oh)
+            };
+            let blocks = g.oh.div_ceil(rows_per_task);
+            let count = s.n * blocks;
+            let unit = |t: usize| {
+                let (n, b) = (t / blocks, t % blocks);
+                let r0 = b * rows_per_task;
+                (n, r0..(r0 + rows_per_task).min(g.oh))
+            };
+            let pixel = |t: usize| {
+                if t == count {
+                    return s.n * o.h * o.w;
+                }
+                let (n, rows) = unit(t);
+                (n * o.h + rows.start) * o.w
+            };
+            let split = Split {
+                count,
+                unit,
+                out_at: |t: usize| {
+                    if t == count {
+                        usize::MAX
+                    } else {
+                        pixel(t) * ops
+                    }
+                },
+                idx_at: |t: usize| pixel(t) * c,
+            };
+            let image_in = s.h * s.w * ips;
+            let input = &input[ioff..];
+            let output = &mut output[ooff..];
+            run_split(&split, output, idx, parallel, &|(n, rows), dst, idx| {
+                let end = n * image_in + (g.ih * g.iw - 1) * ips + c;
+                let job = NhwcJob {
+                    src: &input[n * image_in..end],
+                    src_ps: ips,
+                    dst,
+                    dst_ps: ops,
+                    idx,
+                    channels: c,
+                    rows,
+                };
+                (table.window_nhwc)(g, job)
+            });
+        }
+        (None, Layout::Nchw) => {
+            let reduce = plan.reduce();
+            let planes = s.n * s.c;
+            let plane = s.h * s.w;
+            let total = planes.saturating_mul(plane);
+            let per_task = if !parallel || total < SEQUENTIAL_WORK {
+                planes
+            } else {
+                task_size(planes, plane)
+            };
+            let count = planes.div_ceil(per_task);
+            let split = Split {
+                count,
+                unit: |t: usize| (t * per_task, per_task.min(planes - t * per_task)),
+                out_at: |t: usize| (t * per_task).min(planes),
+                idx_at: |_| 0,
+            };
+            run_split(&split, output, None, parallel, &|(p0, np), dst, _| {
+                let job = GlobalNchwJob {
+                    src: &input[p0 * plane..(p0 + np) * plane],
+                    dst,
+                    plane,
+                };
+                (table.global_nchw)(reduce, job)
+            });
+        }
+        (None, Layout::Nhwc) => {
+            let reduce = plan.reduce();
+            let (ips, ops) = (plan.input.pixel_stride(), plan.output.pixel_stride());
+            let (ioff, ooff) = (plan.input.offset(), plan.output.offset());
+            let (c, pixels) = (s.c, s.h * s.w);
+            let total = s.n.saturating_mul(c).saturating_mul(pixels);
+            let block = if !parallel || total < SEQUENTIAL_WORK {
+                c
+            } else {
+                // Channel blocks aligned to the vector width, each with about GRAIN work.
+                let want = GRAIN.div_ceil(pixels).next_multiple_of(CHANNEL_ALIGN);
+                want.min(c)
+            };
+            let blocks = c.div_ceil(block);
+            let count = s.n * blocks;
+            let unit = |t: usize| {
+                let (n, b) = (t / blocks, t % blocks);
+                (n, b * block, block.min(c - b * block))
+            };
+            let split = Split {
+                count,
+                unit,
+                out_at: |t: usize| {
+                    if t == count {
+                        usize::MAX
+                    } else {
+                        let (n, c0, _) = unit(t);
+                        n * ops + c0
+                    }
+                },
+                idx_at: |_| 0,
+            };
+            let image_in = pixels * ips;
+            let input = &input[ioff..];
+            let output = &mut output[ooff..];
+            run_split(&split, output, None, parallel, &|(n, c0, nc), dst, _| {
+                let start = n * image_in + c0;
+                let job = GlobalNhwcJob {
+                    src: &input[start..start + (pixels - 1) * ips + nc],
+                    src_ps: ips,
+                    pixels,
+                    dst: &mut dst[..nc],
+                };
+                (table.global_nhwc)(reduce, job)
+            });
+        }
+    }
+}
+
+/// Element visits per output of a window pooling: the window taps, with a floor for the
+/// output's own write.
+fn work_per_output(g: &crate::geom::WindowGeom) -> usize {
+    let taps = if g.kh == 0 {
+        // Adaptive: the average bin.
+        g.ih.div_ceil(g.oh) * g.iw.div_ceil(g.ow)
+    } else {
+        g.kh * g.kw
+    };
+    taps.max(1)
+}
+
+/// Units per task so that each task has about `GRAIN` work, with at most `MAX_TASKS` tasks.
+fn task_size(units: usize, work_per_unit: usize) -> usize {
+    let by_grain = GRAIN.div_ceil(work_per_unit.max(1)).max(1);
+    let by_count = units.div_ceil(MAX_TASKS);
+    by_grain.max(by_count).min(units).max(1)
+}
+
+/// Runs tasks `0..split.count` over disjoint pieces of `out` and `idx`, halving recursively.
+fn run_split<T, U, O, I, F, X>(
+    split: &Split<U, O, I>,
+    out: &mut [T],
+    idx: Option<&mut [u32]>,
+    parallel: bool,
+    f: &F,
+) where
+    T: Send,
+    U: Fn(usize) -> X + Sync,
+    O: Fn(usize) -> usize + Sync,
+    I: Fn(usize) -> usize + Sync,
+    F: Fn(X, &mut [T], Option<&mut [u32]>) + Sync,
+{
+    go(split, 0, split.count, out, idx, parallel, f);
+
+    fn go<T, U, O, I, F, X>(
+        s: &Split<U, O, I>,
+        lo: usize,
+        hi: usize,
+        out: &mut [T],
+        idx: Option<&mut [u32]>,
+        parallel: bool,
+        f: &F,
+    ) where
+        T: Send,
+        U: Fn(usize) -> X + Sync,
+        O: Fn(usize) -> usize + Sync,
+        I: Fn(usize) -> usize + Sync,
+        F: Fn(X, &mut [T], Option<&mut [u32]>) + Sync,
+    {
+        if hi - lo == 1 {
+            f((s.unit)(lo), out, idx);
+            return;
+        }
+        let mid = lo + (hi - lo) / 2;
+        let (out_a, out_b) = out.split_at_mut((s.out_at)(mid) - (s.out_at)(lo));
+        let (idx_a, idx_b) = match idx {
+            Some(i) => {
+                let (a, b) = i.split_at_mut((s.idx_at)(mid) - (s.idx_at)(lo));
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        #[cfg(feature = "rayon")]
+        if parallel {
+            rayon::join(
+                || go(s, lo, mid, out_a, idx_a, parallel, f),
+                || go(s, mid, hi, out_b, idx_b, parallel, f),
+            );
+            return;
+        }
+        let _ = parallel;
+        go(s, lo, mid, out_a, idx_a, parallel, f);
+        go(s, mid, hi, out_b, idx_b, parallel, f);
+    }
+}
