@@ -1916,6 +1916,30 @@ pub static CASES: &[Case] = &[
         error: "",
     },
     Case {
+        name: "dil_allpad_cols_alias_3x2_k(1,2)_p(0,1)_d(1,3)",
+        op: "max",
+        shape: [1, 1, 3, 2],
+        kernel: [1, 2],
+        stride: [1, 1],
+        padding: [0, 1, 0, 1],
+        dilation: [1, 3],
+        ceil_mode: false,
+        count_include_pad: true,
+        divisor_override: None,
+        output_size: [0, 0],
+        input: &[
+            0x3f800000, 0x40000000, 0x40400000, 0x40800000, 0x40a00000, 0x40c00000,
+        ],
+        out_shape: Some([1, 1, 3, 1]),
+        output: &[
+            0xff800000, 0xff800000, 0xff800000,
+        ],
+        indices: &[
+            2, 4, 6,
+        ],
+        error: "",
+    },
+    Case {
         name: "ceil_drop_max_L5_k2_s2_p1_floor",
         op: "max",
         shape: [1, 1, 5, 5],

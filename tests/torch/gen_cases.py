@@ -201,6 +201,10 @@ add("dil_allpad_2x3_k2_p1_d3", "max", (1, 1, 2, 3), seq(6), 2, 1, 1, 3)
 add("dil_allpad_rows_H2_W3_k(2,2)_p1_d(3,1)", "max", (1, 1, 2, 3), seq(6), 2, 1, 1, (3, 1))
 add("dil_allpad_ceil_1x1_k2_p1_d2_s2", "max", (1, 1, 1, 1), floats([5]), 2, 2, 1, 2, ceil_mode=True)
 add("dil_allpad_3x3_k2_p1_d4_s1", "max", (1, 1, 3, 3), seq(9), 2, 1, 1, 4)
+# Only the columns are all padding: the index (row*W + first col >= 0) aliases an element of
+# the next row (index 2 = element (1, 0) = 3.0) while the value is -inf.
+add("dil_allpad_cols_alias_3x2_k(1,2)_p(0,1)_d(1,3)", "max", (1, 1, 3, 2), seq(6), (1, 2), 1,
+    (0, 1), (1, 3))
 
 # ---------------------------------------------------------------------------
 # 4. ceil_mode, incl. the "last window would start in the right padding" drop.

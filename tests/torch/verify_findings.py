@@ -263,6 +263,7 @@ def section_max():
         ("2x2 k2 s1 p1 d3", (2, 2), 2, 1, 1, 3),
         ("2x3 k2 s1 p1 d3", (2, 3), 2, 1, 1, 3),
         ("3x3 k2 s1 p1 d4", (3, 3), 2, 1, 1, 4),
+        ("3x2 k(1,2) s1 p(0,1) d(1,3)", (3, 2), (1, 2), 1, (0, 1), (1, 3)),
     ]:
         x = torch.arange(1.0, 1 + shape[0] * shape[1]).reshape(1, 1, *shape)
         y, i = F.max_pool2d(x, k, s, p, d, return_indices=True)
@@ -423,7 +424,7 @@ def section_adaptive():
           f"s/3/3={float(a)!r} ({hex(np.array(a).view(np.uint32))}), s/9={float(b)!r} "
           f"({hex(np.array(b).view(np.uint32))})")
     # output 1x1 is routed to mean(): compare with mean() and with sum/kh/kw
-    same_mean = same_twice = same_cl = tot = 0
+    same_mean = same_twice = same_cl = same_layouts = tot = 0
     for trial in range(300):
         H, W = rng.randint(1, 13), rng.randint(1, 13)
         xu = rand_plane(H, W, "uniform")
@@ -436,8 +437,10 @@ def section_adaptive():
         same_mean += int(np.array_equal(bits(ya), bits(xt.mean(dim=(2, 3), keepdim=True))))
         same_twice += int(np.array_equal(bits(ya), r2.reshape(-1).view(np.uint32)))
         same_cl += int(np.array_equal(bits(yc), bits(xc.mean(dim=(2, 3), keepdim=True)[:, :1])))
+        same_layouts += int(np.array_equal(bits(ya), bits(yc)))
     print(f"  output 1x1: NCHW == x.mean(): {same_mean}/{tot}; NCHW == sum/kh/kw: "
-          f"{same_twice}/{tot}; channels_last == channels_last x.mean(): {same_cl}/{tot}")
+          f"{same_twice}/{tot}; channels_last == channels_last x.mean(): {same_cl}/{tot}; "
+          f"NCHW == channels_last: {same_layouts}/{tot}")
     x = torch.arange(1.0, 13).reshape(1, 1, 3, 4)
     y, i = F.adaptive_max_pool2d(x, (5, 7), return_indices=True)
     print("  adaptive_max 3x4 (1..12) -> 5x7 indices:", i.flatten().tolist())
