@@ -17,7 +17,87 @@ use crate::geom::{Reduce, WindowGeom};
 use crate::tensor::Layout;
 use crate::tier::Tier;
 
+pub(crate) mod generic;
+pub(crate) mod portable;
 pub(crate) mod scalar;
+pub(crate) mod vector;
+
+#[cfg(nnpool_tier_avx2)]
+pub(crate) mod avx2;
+#[cfg(nnpool_tier_avx512)]
+pub(crate) mod avx512;
+#[cfg(nnpool_tier_sse2)]
+pub(crate) mod sse2;
+
+/// Instantiates the generic kernels for one SIMD tier: `#[target_feature]` entry points, safe
+/// wrappers, the tier's `TABLE` and `table()`, which hands the table out only when the CPU has
+/// the tier (`detected()` in the tier's file).
+macro_rules! simd_tier {
+    ($tier:expr, $token:ident $(, $features:literal)?) => {
+        mod entry {
+            use super::$token;
+            use crate::geom::{Reduce, WindowGeom};
+            use crate::kernels::{GlobalNchwJob, GlobalNhwcJob, NchwJob, NhwcJob, generic};
+
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn window_nchw(g: &WindowGeom, job: NchwJob<'_, f32>) {
+                // SAFETY: this function is compiled with the token's features and is only
+                // called through TABLE, which table() hands out after detected() confirmed them.
+                let s = unsafe { $token::new_unchecked() };
+                generic::window_nchw(s, g, job)
+            }
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn window_nhwc(g: &WindowGeom, job: NhwcJob<'_, f32>) {
+                // SAFETY: as in window_nchw.
+                let s = unsafe { $token::new_unchecked() };
+                generic::window_nhwc(s, g, job)
+            }
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn global_nchw(r: Reduce, job: GlobalNchwJob<'_, f32>) {
+                // SAFETY: as in window_nchw.
+                let s = unsafe { $token::new_unchecked() };
+                generic::global_nchw(s, r, job)
+            }
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn global_nhwc(r: Reduce, job: GlobalNhwcJob<'_, f32>) {
+                // SAFETY: as in window_nchw.
+                let s = unsafe { $token::new_unchecked() };
+                generic::global_nhwc(s, r, job)
+            }
+        }
+
+        /// This tier's f32 kernels. Reachable only through [`table`].
+        #[allow(unused_unsafe)] // the portable tier's entry points have no target features
+        static TABLE: $crate::kernels::KernelTable<f32> = $crate::kernels::KernelTable {
+            tier: $tier,
+            window_nchw: |g, job| {
+                // SAFETY: TABLE is only handed out by table() after detected() confirmed the
+                // CPU has this tier's features.
+                unsafe { entry::window_nchw(g, job) }
+            },
+            window_nhwc: |g, job| {
+                // SAFETY: as for window_nchw.
+                unsafe { entry::window_nhwc(g, job) }
+            },
+            global_nchw: |r, job| {
+                // SAFETY: as for window_nchw.
+                unsafe { entry::global_nchw(r, job) }
+            },
+            global_nhwc: |r, job| {
+                // SAFETY: as for window_nchw.
+                unsafe { entry::global_nhwc(r, job) }
+            },
+            describe: $crate::kernels::generic::describe::<$token>,
+            describe_global: $crate::kernels::generic::describe_global::<$token>,
+        };
+
+        /// The tier's table when the CPU supports it (detection is cached by the caller).
+        pub(crate) fn table() -> Option<&'static $crate::kernels::KernelTable<f32>> {
+            detected().then_some(&TABLE)
+        }
+    };
+}
+pub(crate) use simd_tier;
 
 /// Window or adaptive pooling of whole NCHW planes, or of some rows of one plane.
 pub struct NchwJob<'a, T> {
@@ -146,8 +226,19 @@ pub struct KernelTable<T> {
 
 /// The hand-written tiers this build contains and this CPU supports.
 pub(crate) fn detect() -> Vec<Tier> {
-    #[allow(unused_mut)]
-    let mut v = Vec::new();
+    let mut v = vec![Tier::Portable];
+    #[cfg(nnpool_tier_sse2)]
+    if sse2::detected() {
+        v.push(Tier::Sse2);
+    }
+    #[cfg(nnpool_tier_avx2)]
+    if avx2::detected() {
+        v.push(Tier::Avx2);
+    }
+    #[cfg(nnpool_tier_avx512)]
+    if avx512::detected() {
+        v.push(Tier::Avx512);
+    }
     v
 }
 
@@ -155,6 +246,13 @@ pub(crate) fn detect() -> Vec<Tier> {
 pub(crate) fn f32_table(tier: Tier) -> Option<&'static KernelTable<f32>> {
     match tier {
         Tier::Scalar => Some(&scalar::F32),
+        Tier::Portable => portable::table(),
+        #[cfg(nnpool_tier_sse2)]
+        Tier::Sse2 => sse2::table(),
+        #[cfg(nnpool_tier_avx2)]
+        Tier::Avx2 => avx2::table(),
+        #[cfg(nnpool_tier_avx512)]
+        Tier::Avx512 => avx512::table(),
         _ => None,
     }
 }

@@ -46,8 +46,8 @@ pub(crate) fn execute<T: Element>(
     idx: Option<&mut [u32]>,
 ) {
     let s = plan.input.shape();
-    if s.n == 0 {
-        return;
+    if s.n == 0 || s.c == 0 {
+        return; // nothing to write (N = 0, or C = 0 where the operation allows it)
     }
     let o = plan.output.shape();
     let table = plan.table;

@@ -397,12 +397,18 @@ impl Pool2d {
     /// Validates the parameters against an input shape and resolves them.
     pub(crate) fn resolve(&self, n_c_h_w: crate::Shape) -> Result<Resolved> {
         let crate::Shape { c, h, w, .. } = n_c_h_w;
+        let op = self.op;
+        // PyTorch rejects C = 0 for max, avg and adaptive max pooling but returns an empty
+        // result for adaptive average (and for `mean`/`amax`, the global reductions).
+        let empty_c_ok = matches!(
+            op,
+            PoolOp::AdaptiveAvg | PoolOp::GlobalAvg | PoolOp::GlobalMax
+        );
         for (dim, v) in [("channels", c), ("height", h), ("width", w)] {
-            if v == 0 {
+            if v == 0 && !(dim == "channels" && empty_c_ok) {
                 return Err(Error::EmptyDimension { dim });
             }
         }
-        let op = self.op;
         match op {
             PoolOp::Max | PoolOp::Avg => self.resolve_window(h, w),
             PoolOp::GlobalMax | PoolOp::GlobalAvg => {

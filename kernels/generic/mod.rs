@@ -1,0 +1,52 @@
+//! Each kernel algorithm once, generic over [`Simd`]; the tier files instantiate them inside
+//! `#[target_feature]` functions. Everything here is `#[inline(always)]` so that it compiles to
+//! the instantiating tier's instructions.
+//!
+//! Entry points (each asserts its job's invariants first, then may use unchecked pointer
+//! arithmetic within them):
+//! * [`window_nchw`] / [`window_nhwc`]: window and adaptive pooling, max and average;
+//! * [`global_nchw`] / [`global_nhwc`]: global max and average;
+//! * [`describe`] / [`describe_global`]: the algorithm each of those picks.
+
+use super::vector::Simd;
+use super::{GlobalNchwJob, GlobalNhwcJob, NchwJob, NhwcJob};
+use crate::geom::{Reduce, WindowGeom};
+use crate::tensor::Layout;
+
+/// Window and adaptive pooling, NCHW.
+#[inline(always)]
+pub fn window_nchw<S: Simd>(_s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
+    job.check(g);
+    (super::scalar::F32.window_nchw)(g, job)
+}
+
+/// Window and adaptive pooling, NHWC.
+#[inline(always)]
+pub fn window_nhwc<S: Simd>(_s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
+    job.check(g);
+    (super::scalar::F32.window_nhwc)(g, job)
+}
+
+/// Global pooling, NCHW.
+#[inline(always)]
+pub fn global_nchw<S: Simd>(_s: S, reduce: Reduce, job: GlobalNchwJob<'_, f32>) {
+    job.check();
+    (super::scalar::F32.global_nchw)(reduce, job)
+}
+
+/// Global pooling, NHWC.
+#[inline(always)]
+pub fn global_nhwc<S: Simd>(_s: S, reduce: Reduce, job: GlobalNhwcJob<'_, f32>) {
+    job.check();
+    (super::scalar::F32.global_nhwc)(reduce, job)
+}
+
+/// The algorithm [`window_nchw`] / [`window_nhwc`] run for a geometry.
+pub fn describe<S: Simd>(_g: &WindowGeom, _layout: Layout) -> &'static str {
+    "scalar-fallback"
+}
+
+/// The algorithm [`global_nchw`] / [`global_nhwc`] run.
+pub fn describe_global<S: Simd>(_layout: Layout) -> &'static str {
+    "scalar-fallback"
+}

@@ -1,0 +1,93 @@
+//! The vector operations the generic kernels are written over.
+//!
+//! A tier implements [`Simd`] on a zero-sized token type. Holding a token proves the CPU has the
+//! tier's instructions: tokens are made only by `new_unchecked` inside the tier's
+//! `#[target_feature]` entry points (whose callers checked the CPU), so the value operations are
+//! safe methods. Loads and stores take raw pointers and stay `unsafe`. Every method is
+//! `#[inline(always)]`, so the generic kernels inline into the tier's `#[target_feature]`
+//! function and compile to that tier's instructions.
+
+/// One SIMD tier: `LANES` f32 lanes (`V`), as many u32 lanes (`I`) and a lane mask (`M`).
+pub trait Simd: Copy {
+    /// f32 vector.
+    type V: Copy;
+    /// u32 vector with the same lane count.
+    type I: Copy;
+    /// Per-lane mask.
+    type M: Copy;
+    /// Lanes per vector.
+    const LANES: usize;
+
+    /// Loads `LANES` elements from `p` (any alignment).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be readable.
+    unsafe fn load(self, p: *const f32) -> Self::V;
+    /// Stores `LANES` elements to `p` (any alignment).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable.
+    unsafe fn store(self, p: *mut f32, v: Self::V);
+    /// Loads `n < LANES` elements; the other lanes are `fill`. Reads nothing past `p + n`.
+    ///
+    /// # Safety
+    /// `p..p + n` must be readable.
+    unsafe fn load_n(self, p: *const f32, n: usize, fill: f32) -> Self::V;
+    /// Stores the first `n <= LANES` lanes. Writes nothing past `p + n`.
+    ///
+    /// # Safety
+    /// `p..p + n` must be writable.
+    unsafe fn store_n(self, p: *mut f32, n: usize, v: Self::V);
+    /// Loads `2·LANES` elements and splits them into (even, odd) positions.
+    ///
+    /// # Safety
+    /// `p..p + 2·LANES` must be readable.
+    unsafe fn load_deinterleave(self, p: *const f32) -> (Self::V, Self::V);
+    /// Stores `LANES` indices.
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable.
+    unsafe fn istore(self, p: *mut u32, v: Self::I);
+    /// Stores the first `n <= LANES` indices.
+    ///
+    /// # Safety
+    /// `p..p + n` must be writable.
+    unsafe fn istore_n(self, p: *mut u32, n: usize, v: Self::I);
+
+    /// Every lane `x`.
+    fn splat(self, x: f32) -> Self::V;
+    /// `a > acc ? a : acc` per lane: PyTorch's rule without NaN (ties and ±0 keep `acc`; a NaN
+    /// in either operand gives `acc`). This is x86 `maxps(a, acc)`.
+    fn max(self, a: Self::V, acc: Self::V) -> Self::V;
+    /// `a + b`.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a / b` (IEEE division).
+    fn div(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a > b` (false with NaN).
+    fn gt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// Lanes that are NaN.
+    fn is_nan(self, a: Self::V) -> Self::M;
+    /// `a | b`.
+    fn or(self, a: Self::M, b: Self::M) -> Self::M;
+    /// No lane set.
+    fn none(self) -> Self::M;
+    /// Any lane set.
+    fn any(self, m: Self::M) -> bool;
+    /// `m ? a : b` per lane.
+    fn select(self, m: Self::M, a: Self::V, b: Self::V) -> Self::V;
+    /// Every lane `x`.
+    fn isplat(self, x: u32) -> Self::I;
+    /// `a + b` (wrapping).
+    fn iadd(self, a: Self::I, b: Self::I) -> Self::I;
+    /// Lane `k` holds `k·step`.
+    fn iota(self, step: u32) -> Self::I;
+    /// `m ? a : b` per lane.
+    fn iselect(self, m: Self::M, a: Self::I, b: Self::I) -> Self::I;
+
+    /// PyTorch's max step: `a > acc || isnan(a) ? a : acc`.
+    #[inline(always)]
+    fn max_exact(self, a: Self::V, acc: Self::V) -> Self::V {
+        let take = self.or(self.gt(a, acc), self.is_nan(a));
+        self.select(take, a, acc)
+    }
+}
