@@ -13,40 +13,52 @@ use super::{GlobalNchwJob, GlobalNhwcJob, NchwJob, NhwcJob};
 use crate::geom::{Reduce, WindowGeom};
 use crate::tensor::Layout;
 
+mod avg_nchw;
+mod global;
+mod max_nchw;
+mod nhwc;
+
 /// Window and adaptive pooling, NCHW.
 #[inline(always)]
-pub fn window_nchw<S: Simd>(_s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
+pub fn window_nchw<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
     job.check(g);
-    (super::scalar::F32.window_nchw)(g, job)
+    match g.reduce {
+        Reduce::Max => max_nchw::run(s, g, job),
+        Reduce::Avg => avg_nchw::run(s, g, job),
+    }
 }
 
 /// Window and adaptive pooling, NHWC.
 #[inline(always)]
-pub fn window_nhwc<S: Simd>(_s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
+pub fn window_nhwc<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
     job.check(g);
-    (super::scalar::F32.window_nhwc)(g, job)
+    nhwc::run(s, g, job)
 }
 
 /// Global pooling, NCHW.
 #[inline(always)]
-pub fn global_nchw<S: Simd>(_s: S, reduce: Reduce, job: GlobalNchwJob<'_, f32>) {
+pub fn global_nchw<S: Simd>(s: S, reduce: Reduce, job: GlobalNchwJob<'_, f32>) {
     job.check();
-    (super::scalar::F32.global_nchw)(reduce, job)
+    global::nchw(s, reduce, job)
 }
 
 /// Global pooling, NHWC.
 #[inline(always)]
-pub fn global_nhwc<S: Simd>(_s: S, reduce: Reduce, job: GlobalNhwcJob<'_, f32>) {
+pub fn global_nhwc<S: Simd>(s: S, reduce: Reduce, job: GlobalNhwcJob<'_, f32>) {
     job.check();
-    (super::scalar::F32.global_nhwc)(reduce, job)
+    global::nhwc(s, reduce, job)
 }
 
 /// The algorithm [`window_nchw`] / [`window_nhwc`] run for a geometry.
-pub fn describe<S: Simd>(_g: &WindowGeom, _layout: Layout) -> &'static str {
-    "scalar-fallback"
+pub fn describe<S: Simd>(g: &WindowGeom, layout: Layout) -> &'static str {
+    match (layout, g.reduce) {
+        (Layout::Nchw, Reduce::Max) => max_nchw::describe::<S>(g),
+        (Layout::Nchw, Reduce::Avg) => avg_nchw::describe::<S>(g),
+        (Layout::Nhwc, _) => nhwc::describe::<S>(g),
+    }
 }
 
 /// The algorithm [`global_nchw`] / [`global_nhwc`] run.
-pub fn describe_global<S: Simd>(_layout: Layout) -> &'static str {
-    "scalar-fallback"
+pub fn describe_global<S: Simd>(layout: Layout) -> &'static str {
+    global::describe::<S>(layout)
 }
