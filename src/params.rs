@@ -338,18 +338,11 @@ pub(crate) struct Resolved {
 }
 
 /// Output extent along one axis (PyTorch's `pooling_output_shape`), overflow-free in i128.
-fn pooled_len(
-    dim: &'static str,
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    pad_begin: usize,
-    pad_end: usize,
-    ceil: bool,
-) -> Result<usize> {
-    let (l, k, s, d) = (input as i128, kernel as i128, stride as i128, dilation as i128);
-    let (pb, pe) = (pad_begin as i128, pad_end as i128);
+/// `a.output` is ignored.
+fn pooled_len(dim: &'static str, a: &Axis, ceil: bool) -> Result<usize> {
+    let (input, l, k) = (a.input, a.input as i128, a.kernel as i128);
+    let (s, d) = (a.stride as i128, a.dilation as i128);
+    let (pb, pe) = (a.pad_begin as i128, a.pad_end as i128);
     let eff = d * (k - 1) + 1;
     let num = l + pb + pe - eff + if ceil { s - 1 } else { 0 };
     let mut out = num.div_euclid(s) + 1;
@@ -502,29 +495,30 @@ impl Pool2d {
                 }
             }
         };
-        let ceil = self.ceil_mode;
-        let oh = pooled_len("height", h, k.h, s.h, d.h, pad.top, pad.bottom, ceil)?;
-        let ow = pooled_len("width", w, k.w, s.w, d.w, pad.left, pad.right, ceil)?;
+        let mut rows = Axis {
+            input: h,
+            output: 0,
+            kernel: k.h,
+            stride: s.h,
+            dilation: d.h,
+            pad_begin: pad.top,
+            pad_end: pad.bottom,
+        };
+        let mut cols = Axis {
+            input: w,
+            output: 0,
+            kernel: k.w,
+            stride: s.w,
+            dilation: d.w,
+            pad_begin: pad.left,
+            pad_end: pad.right,
+        };
+        rows.output = pooled_len("height", &rows, self.ceil_mode)?;
+        cols.output = pooled_len("width", &cols, self.ceil_mode)?;
         Ok(Resolved {
             op: self.op,
-            rows: Axis {
-                input: h,
-                output: oh,
-                kernel: k.h,
-                stride: s.h,
-                dilation: d.h,
-                pad_begin: pad.top,
-                pad_end: pad.bottom,
-            },
-            cols: Axis {
-                input: w,
-                output: ow,
-                kernel: k.w,
-                stride: s.w,
-                dilation: d.w,
-                pad_begin: pad.left,
-                pad_end: pad.right,
-            },
+            rows,
+            cols,
             count_include_pad: self.count_include_pad,
             divisor_override: if self.op == PoolOp::Avg {
                 self.divisor_override
@@ -560,13 +554,22 @@ mod tests {
 
     #[test]
     fn output_len_matches_pytorch_formula() {
+        let ax = |input, kernel, stride, pad| Axis {
+            input,
+            output: 0,
+            kernel,
+            stride,
+            dilation: 1,
+            pad_begin: pad,
+            pad_end: pad,
+        };
         // 5 with k3 s2 p1 ceil: floor((5+2-3+1)/2)+1 = 3; (3-1)*2 = 4 < 5+1 so stays 3.
-        assert_eq!(pooled_len("h", 5, 3, 2, 1, 1, 1, true).unwrap(), 3);
+        assert_eq!(pooled_len("h", &ax(5, 3, 2, 1), true).unwrap(), 3);
         // 6 k2 s2 p1 ceil: floor((6+2-2+1)/2)+1 = 4; (4-1)*2 = 6 >= 6+1? no -> 4.
-        assert_eq!(pooled_len("h", 6, 2, 2, 1, 1, 1, true).unwrap(), 4);
+        assert_eq!(pooled_len("h", &ax(6, 2, 2, 1), true).unwrap(), 4);
         // 4 k2 s3 p1 ceil: floor((4+2-2+2)/3)+1 = 3; (3-1)*3 = 6 >= 5 -> 2.
-        assert_eq!(pooled_len("h", 4, 2, 3, 1, 1, 1, true).unwrap(), 2);
-        assert!(pooled_len("h", 2, 5, 1, 1, 0, 0, false).is_err());
+        assert_eq!(pooled_len("h", &ax(4, 2, 3, 1), true).unwrap(), 2);
+        assert!(pooled_len("h", &ax(2, 5, 1, 0), false).is_err());
     }
 
     #[test]
