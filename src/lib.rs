@@ -8,7 +8,7 @@
 //!   [`Pool2d::output_shape`] tells the output shape so callers can allocate.
 //! * [`Plan`] validates and precomputes a pooling for one input shape once; running it does no
 //!   validation beyond buffer lengths and no allocation. Plans are `Send + Sync`.
-//! * [`reference`] holds the scalar reference loops: the specification every SIMD tier matches
+//! * [`reference`](mod@reference) holds the scalar reference loops: the specification every SIMD tier matches
 //!   (bit for bit, max, indices and averages alike).
 //! * [`Tier`] names the implementations (`scalar`, `portable`, `sse2`, `avx2`, `avx512`, `neon`);
 //!   the dispatcher detects the CPU once and picks the best, capped by `NNPOOL_MAX_TIER`.
