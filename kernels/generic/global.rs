@@ -1,23 +1,313 @@
 //! Global max and average pooling, NCHW and NHWC.
+//!
+//! **NCHW average** (`global-nchw-16acc`): the reference adds pixel `p` to partial sum
+//! `p mod 16`, folds the 16 partials `s[j] += s[j + 8]`, `+4`, `+2`, `+1` and divides once by
+//! the plane size. The kernel keeps the 16 partials in `16 / LANES` accumulators (one AVX-512
+//! vector, two AVX2 vectors, four SSE2/portable vectors): chunk `i` of 16 pixels adds lane `k`
+//! of accumulator `a` to pixel `16·i + a·LANES + k`, so every partial sees its pixels in the
+//! reference order. The tail chunk fills missing lanes with −0.0, the additive identity of every
+//! value (`x + (−0.0)` is `x`, −0.0 and NaN payloads included). The partials then go through a
+//! stack array and are folded in the reference order.
+//!
+//! **NCHW max** (`global-nchw-max`): a lane-parallel `max` over the plane with a NaN flag per
+//! loaded vector. The result can differ from the reference's sequential scan only (a) when a NaN
+//! is present (the reference returns the last NaN in scan order, payload included) and (b) on a
+//! ±0 tie when the maximum is zero (the reference keeps the first zero in scan order). Both are
+//! detected (the flag; a zero maximum) and resolved by scanning the plane for that element.
+//!
+//! **NHWC** (`global-nhwc-channels`): vectorized across the channels of a pixel. The average
+//! keeps 16 accumulator vectors per channel block (pixel `p` into accumulator `p mod 16`), folds
+//! them in the reference order and divides. The max scans the pixels sequentially with
+//! `max(v, acc)`, which is the reference rule except for NaN (ties keep the earlier value), over
+//! four channel blocks at once for latency; a NaN flag sends the blocks through the exact rule.
 
 use crate::geom::Reduce;
 use crate::kernels::vector::Simd;
 use crate::kernels::{GlobalNchwJob, GlobalNhwcJob};
 use crate::tensor::Layout;
 
+/// Lane indices as f32, for the tail masks.
+static IOTA: [f32; 16] = [
+    0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+];
+
+/// The number of partial sums of the global average order.
+const PARTS: usize = 16;
+
 /// Global pooling of NCHW planes (invariants asserted by the caller).
 #[inline(always)]
-pub(super) fn nchw<S: Simd>(_s: S, reduce: Reduce, job: GlobalNchwJob<'_, f32>) {
-    (crate::kernels::scalar::F32.global_nchw)(reduce, job)
+pub(super) fn nchw<S: Simd>(s: S, reduce: Reduce, job: GlobalNchwJob<'_, f32>) {
+    assert!(S::LANES <= PARTS && PARTS.is_multiple_of(S::LANES));
+    let GlobalNchwJob { src, dst, plane } = job;
+    let src = &src[..dst.len() * plane];
+    match reduce {
+        Reduce::Avg => {
+            for (i, y) in dst.iter_mut().enumerate() {
+                *y = avg_plane(s, src, i * plane, plane);
+            }
+        }
+        Reduce::Max => {
+            for (i, y) in dst.iter_mut().enumerate() {
+                *y = max_plane(s, &src[i * plane..][..plane]);
+            }
+        }
+    }
+}
+
+/// Lanes `k < n` set.
+#[inline(always)]
+fn first_lanes<S: Simd>(s: S, n: usize) -> S::M {
+    // SAFETY: IOTA holds 16 >= LANES elements.
+    let iota = unsafe { s.load(IOTA.as_ptr()) };
+    s.gt(s.splat(n as f32), iota)
+}
+
+/// The global average of `src[at..at + n]` in the reference order. Reads nothing outside `src`.
+#[inline(always)]
+fn avg_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize) -> f32 {
+    let lanes = S::LANES;
+    let accs = PARTS / lanes;
+    assert!(at + n <= src.len());
+    let mut acc = [s.splat(0.0); PARTS];
+    let p = src[at..].as_ptr();
+    let full = n / PARTS;
+    for i in 0..full {
+        for (a, acc) in acc.iter_mut().enumerate().take(accs) {
+            // SAFETY: 16·i + a·LANES + LANES <= 16·full <= n: inside src[at..at + n].
+            *acc = s.add(*acc, unsafe { s.load(p.add(i * PARTS + a * lanes)) });
+        }
+    }
+    let rest = n - full * PARTS;
+    if rest > 0 {
+        let tail = full * PARTS;
+        for (a, acc) in acc.iter_mut().enumerate().take(accs) {
+            let have = rest.saturating_sub(a * lanes).min(lanes);
+            if have == 0 {
+                break;
+            }
+            let from = tail + a * lanes;
+            let v = if have == lanes {
+                // SAFETY: from + LANES <= n.
+                unsafe { s.load(p.add(from)) }
+            } else if at + from + lanes <= src.len() {
+                // The next plane follows: load whole and keep the first `have` lanes.
+                // SAFETY: at + from + LANES <= src.len().
+                let v = unsafe { s.load(p.add(from)) };
+                s.select(first_lanes(s, have), v, s.splat(-0.0))
+            } else {
+                // SAFETY: from + have <= n: inside the plane.
+                unsafe { s.load_n(p.add(from), have, -0.0) }
+            };
+            *acc = s.add(*acc, v);
+        }
+    }
+    let mut part = [0.0f32; PARTS];
+    for (a, acc) in acc.iter().enumerate().take(accs) {
+        // SAFETY: a·LANES + LANES <= 16 = part.len().
+        unsafe { s.store(part.as_mut_ptr().add(a * lanes), *acc) };
+    }
+    for width in [8, 4, 2, 1] {
+        for j in 0..width {
+            part[j] += part[j + width];
+        }
+    }
+    part[0] / n as f32
+}
+
+/// The global maximum of a plane, exactly as the reference's sequential scan.
+#[inline(always)]
+fn max_plane<S: Simd>(s: S, x: &[f32]) -> f32 {
+    let (lanes, n) = (S::LANES, x.len());
+    let p = x.as_ptr();
+    let ninf = s.splat(f32::NEG_INFINITY);
+    let (mut m0, mut m1) = (ninf, ninf);
+    let (mut nan0, mut nan1) = (s.none(), s.none());
+    let mut i = 0;
+    while i + 2 * lanes <= n {
+        // SAFETY: i + 2·LANES <= n.
+        let (a, b) = unsafe { (s.load(p.add(i)), s.load(p.add(i + lanes))) };
+        nan0 = s.or(nan0, s.is_nan(a));
+        nan1 = s.or(nan1, s.is_nan(b));
+        m0 = s.max(a, m0);
+        m1 = s.max(b, m1);
+        i += 2 * lanes;
+    }
+    while i < n {
+        let have = lanes.min(n - i);
+        // SAFETY: i + have <= n.
+        let a = unsafe { s.load_n(p.add(i), have, f32::NEG_INFINITY) };
+        nan0 = s.or(nan0, s.is_nan(a));
+        m0 = s.max(a, m0);
+        i += have;
+    }
+    if s.any(s.or(nan0, nan1)) {
+        // The reference ends on the last NaN of the scan.
+        return *x.iter().rev().find(|v| v.is_nan()).unwrap_or(&f32::NAN);
+    }
+    let mut lane = [f32::NEG_INFINITY; 16];
+    // SAFETY: lane holds 16 >= LANES elements.
+    unsafe { s.store(lane.as_mut_ptr(), s.max(m1, m0)) };
+    let m = lane[..lanes]
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    if m == 0.0 {
+        // ±0 tie: the reference keeps the first zero.
+        return *x.iter().find(|&&v| v == 0.0).unwrap_or(&m);
+    }
+    m
 }
 
 /// Global pooling of one NHWC image's channels (invariants asserted by the caller).
 #[inline(always)]
-pub(super) fn nhwc<S: Simd>(_s: S, reduce: Reduce, job: GlobalNhwcJob<'_, f32>) {
-    (crate::kernels::scalar::F32.global_nhwc)(reduce, job)
+pub(super) fn nhwc<S: Simd>(s: S, reduce: Reduce, job: GlobalNhwcJob<'_, f32>) {
+    let GlobalNhwcJob {
+        src,
+        src_ps,
+        pixels,
+        dst,
+    } = job;
+    let (lanes, channels) = (S::LANES, dst.len());
+    if channels == 0 {
+        return;
+    }
+    // Every load below reads channels c0..c0 + have < channels of a pixel p < pixels:
+    // p·src_ps + c0 + have <= (pixels − 1)·src_ps + channels <= src.len().
+    assert!((pixels - 1) * src_ps + channels <= src.len());
+    let mut c0 = 0;
+    match reduce {
+        Reduce::Avg => {
+            while c0 < channels {
+                let have = lanes.min(channels - c0);
+                let v = avg_channels(s, src, src_ps, pixels, c0, have);
+                // SAFETY: c0 + have <= channels = dst.len().
+                unsafe { store(s, dst.as_mut_ptr().add(c0), have, v) };
+                c0 += have;
+            }
+        }
+        Reduce::Max => {
+            while c0 + 4 * lanes <= channels {
+                max_channels::<S, 4>(s, src, src_ps, pixels, c0, lanes, dst);
+                c0 += 4 * lanes;
+            }
+            while c0 < channels {
+                let have = lanes.min(channels - c0);
+                max_channels::<S, 1>(s, src, src_ps, pixels, c0, have, dst);
+                c0 += have;
+            }
+        }
+    }
+}
+
+/// Loads `have <= LANES` elements (a full load when `have == LANES`).
+///
+/// # Safety
+/// `p..p + have` must be readable.
+#[inline(always)]
+unsafe fn load<S: Simd>(s: S, p: *const f32, have: usize) -> S::V {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if have == S::LANES {
+            s.load(p)
+        } else {
+            s.load_n(p, have, 0.0)
+        }
+    }
+}
+
+/// Stores `have <= LANES` lanes.
+///
+/// # Safety
+/// `p..p + have` must be writable.
+#[inline(always)]
+unsafe fn store<S: Simd>(s: S, p: *mut f32, have: usize, v: S::V) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if have == S::LANES {
+            s.store(p, v)
+        } else {
+            s.store_n(p, have, v)
+        }
+    }
+}
+
+/// The global averages of channels `c0..c0 + have` (`have <= LANES`), in the reference order.
+/// The caller asserted `(pixels − 1)·src_ps + channels <= src.len()` with `c0 + have <= channels`.
+#[inline(always)]
+fn avg_channels<S: Simd>(
+    s: S,
+    src: &[f32],
+    ps: usize,
+    pixels: usize,
+    c0: usize,
+    have: usize,
+) -> S::V {
+    let p = src.as_ptr();
+    let mut acc = [s.splat(0.0); PARTS];
+    let full = pixels / PARTS;
+    for i in 0..full {
+        for (q, acc) in acc.iter_mut().enumerate() {
+            let at = (i * PARTS + q) * ps + c0;
+            // SAFETY: pixel i·16 + q < pixels, channels c0..c0 + have: see the caller.
+            *acc = s.add(*acc, unsafe { load(s, p.add(at), have) });
+        }
+    }
+    for (q, acc) in acc.iter_mut().enumerate().take(pixels - full * PARTS) {
+        let at = (full * PARTS + q) * ps + c0;
+        // SAFETY: pixel 16·full + q < pixels, as above.
+        *acc = s.add(*acc, unsafe { load(s, p.add(at), have) });
+    }
+    for width in [8, 4, 2, 1] {
+        for j in 0..width {
+            acc[j] = s.add(acc[j], acc[j + width]);
+        }
+    }
+    s.div(acc[0], s.splat(pixels as f32))
+}
+
+/// The global maxima of `B` channel blocks of `have` channels each (`B·have` channels from
+/// `c0`; `have < LANES` only when `B == 1`), written to `dst[c0..]`. The caller asserted
+/// `(pixels − 1)·src_ps + channels <= src.len()` with `c0 + B·have <= channels = dst.len()`.
+#[inline(always)]
+fn max_channels<S: Simd, const B: usize>(
+    s: S,
+    src: &[f32],
+    ps: usize,
+    pixels: usize,
+    c0: usize,
+    have: usize,
+    dst: &mut [f32],
+) {
+    assert!(c0 + B * have <= dst.len());
+    let p = src.as_ptr();
+    let mut acc = [s.splat(f32::NEG_INFINITY); B];
+    let mut nan = [s.none(); B];
+    for px in 0..pixels {
+        for b in 0..B {
+            // SAFETY: pixel px < pixels, channels c0 + b·have.. + have: see the caller.
+            let v = unsafe { load(s, p.add(px * ps + c0 + b * have), have) };
+            nan[b] = s.or(nan[b], s.is_nan(v));
+            acc[b] = s.max(v, acc[b]);
+        }
+    }
+    for b in 0..B {
+        if s.any(nan[b]) {
+            let mut m = s.splat(f32::NEG_INFINITY);
+            for px in 0..pixels {
+                // SAFETY: as above.
+                let v = unsafe { load(s, p.add(px * ps + c0 + b * have), have) };
+                m = s.max_exact(v, m);
+            }
+            acc[b] = m;
+        }
+        // SAFETY: c0 + b·have + have <= dst.len(), asserted above.
+        unsafe { store(s, dst.as_mut_ptr().add(c0 + b * have), have, acc[b]) };
+    }
 }
 
 /// The algorithm for a layout.
-pub(super) fn describe<S: Simd>(_layout: Layout) -> &'static str {
-    "scalar-fallback"
+pub(super) fn describe<S: Simd>(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Nchw => "global-nchw-16acc",
+        Layout::Nhwc => "global-nhwc-channels",
+    }
 }
