@@ -26,6 +26,8 @@ pub(crate) mod vector;
 pub(crate) mod avx2;
 #[cfg(nnpool_tier_avx512)]
 pub(crate) mod avx512;
+#[cfg(nnpool_tier_neon)]
+pub(crate) mod neon;
 #[cfg(nnpool_tier_sse2)]
 pub(crate) mod sse2;
 
@@ -239,6 +241,10 @@ pub(crate) fn detect() -> Vec<Tier> {
     if avx512::detected() {
         v.push(Tier::Avx512);
     }
+    #[cfg(nnpool_tier_neon)]
+    if neon::detected() {
+        v.push(Tier::Neon);
+    }
     v
 }
 
@@ -253,6 +259,8 @@ pub(crate) fn f32_table(tier: Tier) -> Option<&'static KernelTable<f32>> {
         Tier::Avx2 => avx2::table(),
         #[cfg(nnpool_tier_avx512)]
         Tier::Avx512 => avx512::table(),
+        #[cfg(nnpool_tier_neon)]
+        Tier::Neon => neon::table(),
         _ => None,
     }
 }
