@@ -56,8 +56,10 @@ pub(crate) fn execute<T: Element>(
         (Some(g), Layout::Nchw) => {
             let planes = s.n * s.c;
             let (plane_in, plane_out) = (g.ih * g.iw, g.oh * g.ow);
-            let per_row = g.ow * work_per_output(g) + g.iw * (g.kh.max(1)).min(g.ih) / g.sh;
-            let plane_work = per_row * g.oh;
+            // Saturating: a huge kernel (its area fits usize) times many outputs may not.
+            let per_row = (g.ow.saturating_mul(work_per_output(g)))
+                .saturating_add(g.iw * (g.kh.max(1)).min(g.ih) / g.sh);
+            let plane_work = per_row.saturating_mul(g.oh);
             let total = plane_work.saturating_mul(planes);
             let (planes_per_task, rows_per_task) = if !parallel || total < SEQUENTIAL_WORK {
                 (planes, g.oh)
@@ -111,7 +113,7 @@ pub(crate) fn execute<T: Element>(
             let (ips, ops) = (plan.input.pixel_stride(), plan.output.pixel_stride());
             let (ioff, ooff) = (plan.input.offset(), plan.output.offset());
             let c = s.c;
-            let per_row = g.ow * c * work_per_output(g);
+            let per_row = (g.ow * c).saturating_mul(work_per_output(g));
             let total = per_row.saturating_mul(g.oh).saturating_mul(s.n);
             let rows_per_task = if !parallel || total < SEQUENTIAL_WORK {
                 g.oh

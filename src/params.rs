@@ -460,6 +460,19 @@ impl Pool2d {
         if d.h == 0 || d.w == 0 {
             return Err(Error::ZeroDilation { dh: d.h, dw: d.w });
         }
+        // The dilated extent d·(k − 1) + 1 and the kernel area kh·kw must fit usize: the
+        // output-size formula, the reference and the kernels compute with them.
+        for (k, d) in [(k.h, d.h), (k.w, d.w)] {
+            (k - 1)
+                .checked_mul(d)
+                .and_then(|x| x.checked_add(1))
+                .ok_or(Error::Overflow {
+                    what: "dilated kernel extent",
+                })?;
+        }
+        k.h.checked_mul(k.w).ok_or(Error::Overflow {
+            what: "kernel area",
+        })?;
         if self.op == PoolOp::Avg && (d.h != 1 || d.w != 1) {
             return Err(Error::DilationNotSupported { dh: d.h, dw: d.w });
         }
