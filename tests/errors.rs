@@ -247,7 +247,7 @@ fn overflow() {
     );
     names(&e, &["dilated kernel extent"]);
     let e = err(
-        Pool2d::max((2, 2))
+        Pool2d::max((2, 3))
             .dilation((1, 1 << 63))
             .stride(usize::MAX)
             .ceil_mode(true),
@@ -796,7 +796,7 @@ fn huge_parameters_never_panic() {
     let x: Vec<f32> = (0..40).map(|v| v as f32).collect();
     let mut accepted = 0;
     let mut panics = Vec::new();
-    for &k in &kernels {
+    'all: for &k in &kernels {
         let pads = [0, 1, k / 2, M / 2, M];
         for stride in strides {
             for &pad in &pads {
@@ -804,6 +804,9 @@ fn huge_parameters_never_panic() {
                     for ceil in [false, true] {
                         for same in [None, Some(SameMode::Upper), Some(SameMode::Lower)] {
                             for avg in [false, true] {
+                                if panics.len() >= 8 {
+                                    break 'all; // enough to report
+                                }
                                 if avg && d != 1 {
                                     continue;
                                 }
