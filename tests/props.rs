@@ -22,11 +22,18 @@ mod common;
 use common::*;
 use nnpool::{Error, Layout, Plan, Pool2d, PoolOp, SameMode, Shape, TensorDesc, Tier};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 
 /// A config with `cases` cases unless `PROPTEST_CASES` says otherwise.
 fn config(cases: u32) -> Config {
-    let mut c = Config::default();
+    // Failing inputs are saved next to this file (tests/props.proptest-regressions) and
+    // replayed first on the next run.
+    let mut c = Config {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    };
     if std::env::var_os("PROPTEST_CASES").is_none() {
         c.cases = cases;
     }
