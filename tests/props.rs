@@ -174,7 +174,7 @@ fn shape_strategy(max_h: usize, max_w: usize) -> impl Strategy<Value = Shape> {
 }
 
 proptest! {
-    #![proptest_config(config(48))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn max_equals_reference(
@@ -619,7 +619,7 @@ fn check_avg_bounds(
 }
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn avg_between_min_and_max(

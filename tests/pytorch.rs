@@ -29,6 +29,8 @@
 //! * Negative parameters and negative `divisor_override` (PyTorch divides by it) cannot be
 //!   expressed with nnpool's unsigned parameters; the cases do not contain them.
 
+// Generated data: rustfmt must leave it as gen_cases.py writes it.
+#[rustfmt::skip]
 #[path = "torch/cases.rs"]
 mod cases;
 mod common;
