@@ -107,9 +107,9 @@ fn runs_do_not_allocate() {
     for pool in pools() {
         for layout in LAYOUTS {
             for s in [
-                Shape::new(2, 5, 17, 19),
-                Shape::new(1, 37, 9, 40),
-                Shape::new(1, 1, 64, 64),
+                // Interior and borders, several planes, NHWC channel tails.
+                Shape::new(2, 3, 17, 19),
+                Shape::new(1, 37, 7, 21),
             ] {
                 if pool.output_shape(s).is_err() {
                     continue;

@@ -56,7 +56,18 @@ fn unsupported_tiers_are_refused() {
 /// passed, and its output. The output must show that exactly that one test ran.
 fn run_child(mode: &str, env: &[(&str, &str)]) -> (bool, String) {
     let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
+    // Under an emulator (qemu-user without binfmt_misc, see .ci/aarch64.sh) the child must be
+    // started through it: NNPOOL_TEST_RUNNER holds that command.
+    let runner = std::env::var("NNPOOL_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let mut cmd = match runner.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(runner).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
     cmd.args(["--exact", "child", "--test-threads=1", "--nocapture"])
         .env(CHILD, mode)
         .env_remove("NNPOOL_MAX_TIER")
