@@ -227,6 +227,96 @@ proptest! {
     }
 }
 
+/// Strided NHWC descriptors (channel slices of wider buffers, at an offset) give the dense
+/// result in the described elements and leave every other element of the buffer untouched;
+/// indices stay dense.
+fn check_strided(
+    pool: &Pool2d,
+    s: Shape,
+    (in_extra, in_off, out_extra, out_off): (usize, usize, usize, usize),
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let Ok(os) = pool.output_shape(s) else {
+        return Ok(());
+    };
+    let x = nchw_to_nhwc(&values(Fill::Mixed, s.numel().unwrap(), seed), s);
+    let (ips, ops) = (s.c + in_extra, s.c + out_extra);
+    let ind = TensorDesc::nhwc(s.n, s.c, s.h, s.w)
+        .with_pixel_stride(ips)
+        .with_offset(in_off);
+    let outd = TensorDesc::nhwc(os.n, os.c, os.h, os.w)
+        .with_pixel_stride(ops)
+        .with_offset(out_off);
+    let mut xs = vec![f32::NAN; ind.min_len().unwrap() + in_extra];
+    for p in 0..s.n * s.h * s.w {
+        xs[in_off + p * ips..][..s.c].copy_from_slice(&x[p * s.c..][..s.c]);
+    }
+    let with_idx = pool.op().has_indices();
+    for &tier in tiers() {
+        let dense = run_tier(pool, s, Layout::Nhwc, &x, tier, with_idx).unwrap();
+        let plan = Plan::<f32>::with_output(&pool.tier(tier), ind, outd).unwrap();
+        let mut y = vec![SENTINEL; outd.min_len().unwrap() + out_extra];
+        let mut idx = vec![IDX_SENTINEL; plan.indices_len()];
+        if with_idx {
+            plan.run_with_indices(&xs, &mut y, &mut idx).unwrap();
+            prop_assert!(
+                idx == *dense.idx.as_ref().unwrap(),
+                "[{}] {:?}: indices",
+                tier,
+                pool
+            );
+        } else {
+            plan.run(&xs, &mut y).unwrap();
+        }
+        for (i, v) in y.iter().enumerate() {
+            let rel = i.wrapping_sub(out_off);
+            let inside = i >= out_off && rel / ops < os.n * os.h * os.w && rel % ops < s.c;
+            let want = if inside {
+                dense.y[rel / ops * s.c + rel % ops]
+            } else {
+                SENTINEL
+            };
+            prop_assert_eq!(
+                v.to_bits(),
+                want.to_bits(),
+                "[{}] {:?} on {} strided: element {} (inside: {})",
+                tier,
+                pool,
+                s,
+                i,
+                inside
+            );
+        }
+    }
+    Ok(())
+}
+
+fn any_pool() -> impl Strategy<Value = Pool2d> {
+    prop_oneof![
+        window_strategy(2).prop_map(|w| w.apply(Pool2d::max(w.k))),
+        window_strategy(1).prop_map(|w| w.apply(Pool2d::avg(w.k))),
+        (1usize..=6, 1usize..=6).prop_map(Pool2d::adaptive_max),
+        (1usize..=6, 1usize..=6).prop_map(Pool2d::adaptive_avg),
+        Just(Pool2d::global_max()),
+        Just(Pool2d::global_avg()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    #[test]
+    fn nhwc_strided_equals_dense(
+        pool in any_pool(),
+        s in (1usize..=2, 1usize..=2 * LANES + 3, 1usize..=7, 1usize..=9)
+            .prop_map(|(n, c, h, w)| Shape::new(n, c, h, w)),
+        strides in (0usize..=5, 0usize..=4, 0usize..=5, 0usize..=4),
+        seed in any::<u64>(),
+    ) {
+        check_strided(&pool, s, strides, seed)?;
+    }
+}
+
 // -------------------------------------------------------------------------------------------
 // Tail sweeps: every tail length of the vectorized extent, on every tier.
 
