@@ -39,8 +39,9 @@ fn expect(
     );
     // check_all compares every tier and layout with the reference and NHWC with NCHW.
     let r = check_all(ctx, &pool, shape, x);
-    assert_bits(
+    assert_values(
         &format!("{ctx} (hand values)"),
+        r.avg,
         os,
         Layout::Nchw,
         &r.y,

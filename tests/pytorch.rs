@@ -366,13 +366,8 @@ fn run_case(case: &Case) {
         }
         // The allocating convenience API, on the dispatcher's tier.
         let t = pool.run(&x, desc(s, layout)).unwrap();
-        assert_bits(
-            &format!("{} [Pool2d::run]", case.name),
-            os,
-            layout,
-            &t.data,
-            &want.y,
-        );
+        let ctx = format!("{} [Pool2d::run]", case.name);
+        assert_values(&ctx, want.avg, os, layout, &t.data, &want.y);
         if with_idx {
             let (t, idx) = pool.run_with_indices(&x, desc(s, layout)).unwrap();
             assert_bits(

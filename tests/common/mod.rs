@@ -178,6 +178,36 @@ pub struct Out {
     pub idx: Option<Vec<u32>>,
     /// The output shape.
     pub shape: Shape,
+    /// An average (the NaN payload of a sum is unspecified, see [`same_value`]).
+    pub avg: bool,
+}
+
+/// Whether two results of an operation are the same value: the same bits, except that for
+/// averages any NaN equals any NaN.
+///
+/// Max pooling selects one of its inputs, so a NaN result is a copy of an input NaN and its
+/// payload and sign are exact (PyTorch's rule: the last NaN). An average's NaN comes out of
+/// arithmetic, and Rust does not specify which NaN an arithmetic operation returns (RFC 3514:
+/// the optimizer may commute `a + b` or fold constants to the canonical NaN): the reference
+/// itself gives different payloads in debug and release builds. Everything else about an
+/// average — zeros' signs, infinities, every finite bit — is exact.
+pub fn same_value(avg: bool, a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (avg && a.is_nan() && b.is_nan())
+}
+
+/// Asserts two outputs hold the same values (see [`same_value`]).
+#[track_caller]
+pub fn assert_values(
+    ctx: &str,
+    avg: bool,
+    shape: Shape,
+    layout: Layout,
+    got: &[f32],
+    want: &[f32],
+) {
+    if let Some(m) = first_mismatch(shape, layout, got, want, |a, b| same_value(avg, a, b), show) {
+        panic!("{ctx}: values: {m}");
+    }
 }
 
 /// A value no pooling produces from the test inputs, to see unwritten outputs.
@@ -201,6 +231,7 @@ pub fn run_tier(
     assert_eq!(kernel.layout, layout, "plan.kernel().layout");
     let mut y = vec![SENTINEL; plan.output_len()];
     let out_shape = plan.output_desc().shape();
+    let avg = !pool.op().is_max();
     if indices {
         let mut idx = vec![IDX_SENTINEL; plan.indices_len()];
         plan.run_with_indices(input, &mut y, &mut idx)?;
@@ -208,6 +239,7 @@ pub fn run_tier(
             y,
             idx: Some(idx),
             shape: out_shape,
+            avg,
         })
     } else {
         plan.run(input, &mut y)?;
@@ -215,6 +247,7 @@ pub fn run_tier(
             y,
             idx: None,
             shape: out_shape,
+            avg,
         })
     }
 }
@@ -243,6 +276,7 @@ pub fn run_reference(
         y,
         idx: indices.then_some(idx),
         shape: out_shape,
+        avg: !pool.op().is_max(),
     })
 }
 
@@ -313,11 +347,12 @@ pub fn assert_idx(ctx: &str, shape: Shape, layout: Layout, got: &[u32], want: &[
     }
 }
 
-/// Asserts two results are identical: values bit for bit, indices exactly.
+/// Asserts two results are identical: values bit for bit (NaN as NaN for averages, see
+/// [`same_value`]), indices exactly.
 #[track_caller]
 pub fn assert_same(ctx: &str, layout: Layout, got: &Out, want: &Out) {
     assert_eq!(got.shape, want.shape, "{ctx}: output shape");
-    assert_bits(ctx, got.shape, layout, &got.y, &want.y);
+    assert_values(ctx, got.avg || want.avg, got.shape, layout, &got.y, &want.y);
     match (&got.idx, &want.idx) {
         (Some(g), Some(w)) => assert_idx(ctx, got.shape, layout, g, w),
         (None, None) => {}
@@ -369,6 +404,7 @@ pub fn check_all(ctx: &str, pool: &Pool2d, shape: Shape, x_nchw: &[f32]) -> Out 
         y: nhwc_to_nchw(&b.y, b.shape),
         idx: b.idx.as_ref().map(|i| nhwc_to_nchw(i, b.shape)),
         shape: b.shape,
+        avg: b.avg,
     };
     assert_same(
         &format!("{ctx}: NHWC reference vs NCHW reference"),
