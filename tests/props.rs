@@ -2,7 +2,8 @@
 //!
 //! * every tier equals the reference bit for bit (values and indices), in NCHW and NHWC, on
 //!   random shapes, parameters and values (ordinary, tie-heavy, and special: NaN payloads,
-//!   ±0, ±inf, denormals, huge), and the NHWC result is the transposed NCHW result;
+//!   ±0, ±inf, denormals, huge), and the NHWC result is the transposed NCHW result (an
+//!   average's NaN only has to be a NaN: see `common::same_value`);
 //! * sweeps over every tail length 1..=2·16+1 of the vectorized extent (output width for
 //!   NCHW window pooling, plane size for NCHW global pooling, channels for NHWC);
 //! * the output size equals a brute-force count of window positions, and each window's

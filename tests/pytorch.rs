@@ -16,7 +16,8 @@
 //!   (`sum / kh / kw`, FINDINGS §2); nnpool defines its own order (see `nnpool::reference`).
 //!   Where one order overflows to ±inf and the other does not (finite inputs whose magnitudes
 //!   sum past `f32::MAX`), either result is accepted when the other is close to the exact mean.
-//! * Every tier is also compared with `nnpool::reference::pool2d`, exactly.
+//! * Every tier is also compared with `nnpool::reference::pool2d`, exactly (an average's NaN
+//!   only has to be a NaN: see `common::same_value`).
 //!
 //! Deliberate differences from PyTorch, each checked explicitly below:
 //! * H = 0 or W = 0 is always an error in nnpool (`EmptyDimension`); PyTorch's `mean` and
