@@ -128,25 +128,45 @@ thread_local! {
     static CASE: Cell<([u8; NOTE], usize)> = const { Cell::new(([0; NOTE], 0)) };
 }
 
-extern "C" fn on_segv(sig: libc::c_int) {
+/// The handler that was installed before ours (Rust's, which reports stack overflows).
+static mut PREVIOUS: Option<libc::sigaction> = None;
+
+extern "C" fn on_segv(sig: libc::c_int, _info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     let (buf, len) = CASE.with(|c| c.get());
-    let head = b"\nguard test: out-of-bounds access (SIGSEGV) while running: ";
-    // SAFETY: write(2) and signal(2) are async-signal-safe; the buffers are valid.
+    let head =
+        b"\nguard test: SIGSEGV (an out-of-bounds access, or a stack overflow) while running: ";
+    // SAFETY: write(2) and sigaction(2) are async-signal-safe; PREVIOUS was written once, before
+    // this handler was installed.
     unsafe {
         libc::write(2, head.as_ptr().cast(), head.len());
         libc::write(2, buf.as_ptr().cast(), len);
         libc::write(2, b"\n".as_ptr().cast(), 1);
-        // Re-raise with the default action when the faulting access repeats.
-        libc::signal(sig, libc::SIG_DFL);
+        // Hand the fault to the previous handler: returning repeats the faulting access.
+        match &*std::ptr::addr_of!(PREVIOUS) {
+            Some(old) => libc::sigaction(sig, old, std::ptr::null_mut()),
+            None => {
+                libc::signal(sig, libc::SIG_DFL);
+                0
+            }
+        };
     }
 }
 
 fn install_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // SAFETY: installs a handler that only calls async-signal-safe functions.
+        // SAFETY: installs a handler (on the alternate signal stack, which Rust sets up for its
+        // threads, so that a stack overflow can still be reported) that only calls
+        // async-signal-safe functions; PREVIOUS is written before the handler can run.
         unsafe {
-            libc::signal(libc::SIGSEGV, on_segv as *const () as libc::sighandler_t);
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = on_segv as *const () as libc::sighandler_t;
+            new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut new.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGSEGV, std::ptr::null(), &mut old);
+            *std::ptr::addr_of_mut!(PREVIOUS) = Some(old);
+            libc::sigaction(libc::SIGSEGV, &new, std::ptr::null_mut());
         }
     });
 }
