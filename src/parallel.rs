@@ -61,7 +61,9 @@ pub(crate) fn execute<T: Element>(
                 .saturating_add(g.iw * (g.kh.max(1)).min(g.ih) / g.sh);
             let plane_work = per_row.saturating_mul(g.oh);
             let total = plane_work.saturating_mul(planes);
-            let (planes_per_task, rows_per_task) = if !parallel || total < SEQUENTIAL_WORK {
+            // Small work never enters rayon.
+            let par = parallel && total >= SEQUENTIAL_WORK;
+            let (planes_per_task, rows_per_task) = if !par {
                 (planes, g.oh)
             } else if plane_work >= 2 * GRAIN && planes < 8 {
                 (1, GRAIN.div_ceil(per_row).max(1))
@@ -97,7 +99,7 @@ pub(crate) fn execute<T: Element>(
                 out_at,
                 idx_at: out_at,
             };
-            run_split(&split, output, idx, parallel, &|(p0, np, rows), dst, idx| {
+            run_split(&split, output, idx, par, &|(p0, np, rows), dst, idx| {
                 let src = &input[p0 * plane_in..(p0 + np) * plane_in];
                 let job = NchwJob {
                     src,
@@ -115,7 +117,9 @@ pub(crate) fn execute<T: Element>(
             let c = s.c;
             let per_row = (g.ow * c).saturating_mul(work_per_output(g));
             let total = per_row.saturating_mul(g.oh).saturating_mul(s.n);
-            let rows_per_task = if !parallel || total < SEQUENTIAL_WORK {
+            // Small work never enters rayon.
+            let par = parallel && total >= SEQUENTIAL_WORK;
+            let rows_per_task = if !par {
                 g.oh
             } else {
                 GRAIN.div_ceil(per_row).clamp(1, g.oh)
@@ -149,7 +153,7 @@ pub(crate) fn execute<T: Element>(
             let image_in = s.h * s.w * ips;
             let input = &input[ioff..];
             let output = &mut output[ooff..];
-            run_split(&split, output, idx, parallel, &|(n, rows), dst, idx| {
+            run_split(&split, output, idx, par, &|(n, rows), dst, idx| {
                 let end = n * image_in + (g.ih * g.iw - 1) * ips + c;
                 let job = NhwcJob {
                     src: &input[n * image_in..end],
@@ -168,7 +172,9 @@ pub(crate) fn execute<T: Element>(
             let planes = s.n * s.c;
             let plane = s.h * s.w;
             let total = planes.saturating_mul(plane);
-            let per_task = if !parallel || total < SEQUENTIAL_WORK {
+            // Small work never enters rayon.
+            let par = parallel && total >= SEQUENTIAL_WORK;
+            let per_task = if !par {
                 planes
             } else {
                 task_size(planes, plane)
@@ -180,7 +186,7 @@ pub(crate) fn execute<T: Element>(
                 out_at: |t: usize| (t * per_task).min(planes),
                 idx_at: |_| 0,
             };
-            run_split(&split, output, None, parallel, &|(p0, np), dst, _| {
+            run_split(&split, output, None, par, &|(p0, np), dst, _| {
                 let job = GlobalNchwJob {
                     src: &input[p0 * plane..(p0 + np) * plane],
                     dst,
@@ -195,7 +201,9 @@ pub(crate) fn execute<T: Element>(
             let (ioff, ooff) = (plan.input.offset(), plan.output.offset());
             let (c, pixels) = (s.c, s.h * s.w);
             let total = s.n.saturating_mul(c).saturating_mul(pixels);
-            let block = if !parallel || total < SEQUENTIAL_WORK {
+            // Small work never enters rayon.
+            let par = parallel && total >= SEQUENTIAL_WORK;
+            let block = if !par {
                 c
             } else {
                 // Channel blocks aligned to the vector width, each with about GRAIN work.
@@ -224,7 +232,7 @@ pub(crate) fn execute<T: Element>(
             let image_in = pixels * ips;
             let input = &input[ioff..];
             let output = &mut output[ooff..];
-            run_split(&split, output, None, parallel, &|(n, c0, nc), dst, _| {
+            run_split(&split, output, None, par, &|(n, c0, nc), dst, _| {
                 let start = n * image_in + c0;
                 let job = GlobalNhwcJob {
                     src: &input[start..start + (pixels - 1) * ips + nc],

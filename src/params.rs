@@ -370,7 +370,12 @@ fn same_padding(
     dilation: usize,
     mode: SameMode,
 ) -> Result<(usize, usize)> {
-    let (l, k, s, d) = (input as i128, kernel as i128, stride as i128, dilation as i128);
+    let (l, k, s, d) = (
+        input as i128,
+        kernel as i128,
+        stride as i128,
+        dilation as i128,
+    );
     let out = (l + s - 1) / s;
     let total = ((out - 1) * s + d * (k - 1) + 1 - l).max(0);
     let small = total / 2;

@@ -8,7 +8,7 @@ use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::geom::{Reduce, WindowGeom};
 use crate::kernels::KernelTable;
-use crate::params::{Parallelism, PoolOp, Pool2d, Resolved};
+use crate::params::{Parallelism, Pool2d, PoolOp, Resolved};
 use crate::tensor::{Layout, Shape, TensorDesc};
 use crate::tier::Tier;
 
@@ -53,6 +53,18 @@ pub struct Plan<T: Element = f32> {
     pub(crate) table: &'static KernelTable<T>,
     pub(crate) parallel: bool,
     _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> core::fmt::Debug for Plan<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Plan")
+            .field("pool", &self.pool)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("kernel", &self.kernel())
+            .field("parallel", &self.parallel)
+            .finish()
+    }
 }
 
 /// Parameters and descriptors checked together.
@@ -246,7 +258,9 @@ impl<T: Element> Plan<T> {
 fn cast_error(buffer: &'static str, e: bytemuck::PodCastError) -> Error {
     let reason = match e {
         bytemuck::PodCastError::TargetAlignmentGreaterAndInputNotAligned => "misaligned",
-        bytemuck::PodCastError::OutputSliceWouldHaveSlop => "length is not a whole number of elements",
+        bytemuck::PodCastError::OutputSliceWouldHaveSlop => {
+            "length is not a whole number of elements"
+        }
         bytemuck::PodCastError::SizeMismatch => "size mismatch",
         bytemuck::PodCastError::AlignmentMismatch => "alignment mismatch",
     };

@@ -32,7 +32,7 @@
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::params::{Axis, PoolOp, Pool2d, Resolved, adaptive_bin};
+use crate::params::{Axis, Pool2d, PoolOp, Resolved, adaptive_bin};
 use crate::tensor::{Layout, TensorDesc};
 
 /// The index reported for a max window that has no in-bounds tap.

@@ -48,9 +48,7 @@ impl Shape {
             .checked_mul(self.c)
             .and_then(|x| x.checked_mul(self.h))
             .and_then(|x| x.checked_mul(self.w))
-            .ok_or(Error::Overflow {
-                what: "N*C*H*W",
-            })
+            .ok_or(Error::Overflow { what: "N*C*H*W" })
     }
 }
 

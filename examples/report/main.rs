@@ -112,7 +112,10 @@ impl Samples {
         v[v.len() / 2]
     }
     fn min(&self) -> f64 {
-        self.per_call_ns.iter().copied().fold(f64::INFINITY, f64::min)
+        self.per_call_ns
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -311,7 +314,10 @@ fn run_workload(
             for s in &systems {
                 // The scalar reference is slow by design: fewer calls.
                 let calls = if s.tier == Tier::Scalar { 1 } else { 3 };
-                warm(&mut || s.plan.run(black_box(&x), &mut y).expect("run"), calls);
+                warm(
+                    &mut || s.plan.run(black_box(&x), &mut y).expect("run"),
+                    calls,
+                );
             }
             // Rounds: every system takes its turn in each round (rotating order), so a noisy
             // spell on a shared machine hits all alike.

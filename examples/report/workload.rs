@@ -173,7 +173,10 @@ impl Parser<'_> {
             Some(_) => {
                 let start = self.i;
                 while self.i < self.s.len()
-                    && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    && matches!(
+                        self.s[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
                 {
                     self.i += 1;
                 }
@@ -315,7 +318,9 @@ impl Workload {
             "global_avg" => Pool2d::global_avg(),
             "global_max" => Pool2d::global_max(),
             "adaptive_avg" | "adaptive_max" => {
-                let [oh, ow] = self.output_size.ok_or(format!("{}: output_size", self.id))?;
+                let [oh, ow] = self
+                    .output_size
+                    .ok_or(format!("{}: output_size", self.id))?;
                 if self.op == "adaptive_avg" {
                     Pool2d::adaptive_avg((oh, ow))
                 } else {
