@@ -10,8 +10,8 @@
 //! Two algorithms (`describe` names them):
 //!
 //! * **Direct** (`nhwc-direct`; `nhwc-adaptive` for adaptive pooling, the same code): for each
-//!   output pixel and each block of up to [`BLOCK`] channel vectors (one accumulator register
-//!   per vector), reduce over the in-bounds taps listed by the spans `g.rows[oy]` × `g.cols[ox]`,
+//!   output pixel (two adjacent pixels at a time where their windows have the same shape) and
+//!   each block of up to [`BLOCK`] channel vectors (one accumulator register per vector), reduce over the in-bounds taps listed by the spans `g.rows[oy]` × `g.cols[ox]`,
 //!   rows first. Spans describe border windows, interior windows and adaptive bins alike, so
 //!   there is no per-tap padding test anywhere; a window entirely in padding has an empty span
 //!   and gives −∞ (index `u32::MAX`).
@@ -31,7 +31,10 @@
 //!   of `k` elements; the window starting at `x` is the suffix of its block from `x` joined
 //!   with the prefix of the next block up to `x + k − 1`. Padding enters the lines as −∞
 //!   (never above an in-bounds tap; a window of padding only gives −∞, as it should).
-//!   See [`separable`] for the exact-order argument and the buffers.
+//!   Buffers live in a bounded stack scratch, tiled over output columns; when even the
+//!   narrowest useful tile does not fit (huge kernels), the direct algorithm runs instead.
+//!   See [`separable`] for the exact-order argument and the buffers. With indices, max pooling
+//!   always runs the direct algorithm.
 //!
 //! Every output is computed from its own window only, so results do not depend on where a job's
 //! row range starts.
@@ -47,11 +50,14 @@ use crate::reference::NO_INDEX;
 /// Channel vectors per block of the direct algorithm (one accumulator register each).
 const BLOCK: usize = 4;
 
-/// Elements (f32) of the separable algorithm's stack scratch (48 KiB).
-const SEP_BUF: usize = 12 * 1024;
+/// Elements (f32) of the separable algorithm's stack scratch (64 KiB).
+const SEP_BUF: usize = 16 * 1024;
+
+/// Preferred f32 per item of the separable algorithm's buffers (several vectors of a pixel).
+const SEP_ITEM: usize = 32;
 
 /// Fewest window taps for which the separable algorithm beats the direct one.
-const SEP_MIN_TAPS: usize = 6;
+const SEP_MIN_TAPS: usize = 10;
 
 /// Direct reduction: max without indices (flagged NaN fallback).
 const MAX: u8 = 0;
@@ -144,12 +150,12 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
             direct::<S, MAX_IDX>(s, g, &cx, rows, all_cols, 0, channels)
         },
         Reduce::Max => match separable_tile(g, S::LANES) {
-            Some(tw) => {
+            Some(_) => {
                 let mut scratch = MaybeUninit::<Scratch>::uninit();
                 let buf = scratch.as_mut_ptr().cast::<f32>();
-                // SAFETY: as above; `separable_tile` sized the tile so that the separable
-                // buffers fit the `SEP_BUF` elements of `scratch`.
-                unsafe { separable(s, g, &cx, tw, buf) }
+                // SAFETY: as above; `separable` sizes its tiles with `separable_tile`, which
+                // fits the buffers into the `SEP_BUF` elements of `scratch`.
+                unsafe { separable(s, g, &cx, buf) }
             }
             None => unsafe { direct::<S, MAX>(s, g, &cx, rows, all_cols, 0, channels) },
         },
@@ -205,6 +211,10 @@ unsafe fn st<S: Simd, const MASKED: bool>(s: S, p: *mut f32, n: usize, v: S::V) 
 
 /// The direct algorithm for output rows `rows`, columns `cols` and channels `c_lo..c_hi`.
 ///
+/// Two horizontally adjacent outputs whose column spans have the same tap count (always so in
+/// the interior) are reduced together, each with its own accumulators: twice the independent
+/// dependency chains for the same loop overhead, which matters when a pixel has few channels.
+///
 /// # Safety
 /// `cx` satisfies its invariants, `rows` lies in the job's rows, `cols` in `0..ow` and
 /// `c_lo <= c_hi <= channels`.
@@ -218,140 +228,202 @@ unsafe fn direct<S: Simd, const OP: u8>(
     c_lo: usize,
     c_hi: usize,
 ) {
-    let l = S::LANES;
+    // Index tracking doubles the live registers: pair only where there are 32 of them.
+    let pairs = OP != MAX_IDX || S::LANES >= 16;
     for oy in rows {
         let rs = g.rows[oy];
-        for ox in cols.clone() {
+        let row_pix = (oy - cx.r0) * cx.ow;
+        let mut ox = cols.start;
+        while ox < cols.end {
             let cs = g.cols[ox];
-            let pix = (oy - cx.r0) * cx.ow + ox;
             let div = if OP == AVG { g.divisor(oy, ox) } else { 0 };
-            let mut c = c_lo;
-            // SAFETY (each call): the blocks cover channels c..c + BLOCK·l, c..c + l or the
-            // masked c..c_hi, all within c_lo..c_hi <= channels; pixel `pix` and the spans'
-            // taps are in range (see the caller's guarantee).
-            while c + BLOCK * l <= c_hi {
-                unsafe { block::<S, OP, BLOCK, false>(s, cx, rs, cs, c, l, pix, div) };
-                c += BLOCK * l;
-            }
-            while c + l <= c_hi {
-                unsafe { block::<S, OP, 1, false>(s, cx, rs, cs, c, l, pix, div) };
-                c += l;
-            }
-            if c < c_hi {
-                unsafe { block::<S, OP, 1, true>(s, cx, rs, cs, c, c_hi - c, pix, div) };
+            if pairs && ox + 1 < cols.end && g.cols[ox + 1].count == cs.count {
+                let cs2 = g.cols[ox + 1];
+                let div2 = if OP == AVG { g.divisor(oy, ox + 1) } else { 0 };
+                let px = Pixels {
+                    w0: [cs.start, cs2.start],
+                    pix: [row_pix + ox, row_pix + ox + 1],
+                    div: [div, div2],
+                };
+                // SAFETY: both pixels are outputs of the job and their spans in-bounds taps;
+                // the channels as guaranteed by the caller.
+                unsafe { pixel_channels::<S, OP, 2>(s, cx, rs, cs.count, &px, c_lo, c_hi) };
+                ox += 2;
+            } else {
+                let px = Pixels {
+                    w0: [cs.start],
+                    pix: [row_pix + ox],
+                    div: [div],
+                };
+                // SAFETY: as above, for one pixel.
+                unsafe { pixel_channels::<S, OP, 1>(s, cx, rs, cs.count, &px, c_lo, c_hi) };
+                ox += 1;
             }
         }
     }
 }
 
-/// One output pixel `pix`, channels `c..c + NV·LANES` (`c..c + n` when `MASKED`, then
-/// `NV == 1`): reduces the taps `rs` × `cs` and stores the result (and indices).
+/// `P` output pixels of one output row reduced together: their first tap columns, their
+/// pixel numbers in the job's output, and (averages) their divisors. They share the row span
+/// and the number of column taps.
+struct Pixels<const P: usize> {
+    w0: [usize; P],
+    pix: [usize; P],
+    div: [usize; P],
+}
+
+/// Channels `c_lo..c_hi` of the pixels `px`, in blocks of [`BLOCK`] vectors, then single
+/// vectors, then a masked tail.
 ///
 /// # Safety
-/// As for [`direct`]: the channels lie within `channels`, `pix` is a pixel of the job and the
-/// spans list in-bounds taps.
-#[allow(clippy::too_many_arguments)]
+/// As for [`direct`]: the channels lie within `channels`, the pixels are outputs of the job
+/// and the spans (`rs`, `wn` column taps from each `w0`) list in-bounds taps.
 #[inline(always)]
-unsafe fn block<S: Simd, const OP: u8, const NV: usize, const MASKED: bool>(
+unsafe fn pixel_channels<S: Simd, const OP: u8, const P: usize>(
     s: S,
     cx: &Ctx,
     rs: Span,
-    cs: Span,
-    c: usize,
-    n: usize,
-    pix: usize,
-    div: usize,
+    wn: usize,
+    px: &Pixels<P>,
+    c_lo: usize,
+    c_hi: usize,
 ) {
     let l = S::LANES;
-    let taps = |i: usize, j: usize| -> usize {
-        let h = rs.start + i * cx.dh;
-        let w = cs.start + j * cx.dw;
-        h * cx.iw + w
-    };
+    let mut c = c_lo;
+    // SAFETY (each call): the blocks cover channels c..c + BLOCK·l, c..c + l or the masked
+    // c..c_hi, all within c_lo..c_hi <= channels (caller's guarantee for the rest).
+    unsafe {
+        while c + BLOCK * l <= c_hi {
+            block::<S, OP, BLOCK, false, P>(s, cx, rs, wn, px, c, l);
+            c += BLOCK * l;
+        }
+        while c + l <= c_hi {
+            block::<S, OP, 1, false, P>(s, cx, rs, wn, px, c, l);
+            c += l;
+        }
+        if c < c_hi {
+            block::<S, OP, 1, true, P>(s, cx, rs, wn, px, c, c_hi - c);
+        }
+    }
+}
+
+/// Pixels `px`, channels `c..c + NV·LANES` (`c..c + n` when `MASKED`, then `NV == 1`):
+/// reduces the taps `rs` × (`wn` columns from `px.w0`) and stores the results (and indices).
+///
+/// # Safety
+/// As for [`pixel_channels`], with the block's channels within `channels`.
+#[inline(always)]
+unsafe fn block<S: Simd, const OP: u8, const NV: usize, const MASKED: bool, const P: usize>(
+    s: S,
+    cx: &Ctx,
+    rs: Span,
+    wn: usize,
+    px: &Pixels<P>,
+    c: usize,
+    n: usize,
+) {
+    let l = S::LANES;
+    let (dh, dw, iw, sps) = (cx.dh, cx.dw, cx.iw, cx.src_ps);
+    // Flat input index of tap (i, j) of pixel q.
+    let tap = |q: usize, i: usize, j: usize| (rs.start + i * dh) * iw + px.w0[q] + j * dw;
     // SAFETY (every access below): a tap's flat index t = h·iw + w has h < ih, w < iw, so
     // t·src_ps + c + k·l + l <= (ih·iw − 1)·src_ps + channels <= src.len() (masked: + n);
     // pix·dst_ps + c + NV·l <= (pixels − 1)·dst_ps + channels <= dst.len(); and
     // pix·channels + c + NV·l <= pixels·channels <= idx.len() (Ctx invariants).
     unsafe {
         let src = cx.src.add(c);
-        let dst = cx.dst.add(pix * cx.dst_ps + c);
+        let dst = |q: usize| cx.dst.add(px.pix[q] * cx.dst_ps + c);
         match OP {
             AVG => {
-                let mut sum = [s.splat(0.0); NV];
+                let mut sum = [[s.splat(0.0); NV]; P];
                 for i in 0..rs.count {
-                    for j in 0..cs.count {
-                        let p = src.add(taps(i, j) * cx.src_ps);
-                        for (k, acc) in sum.iter_mut().enumerate() {
-                            *acc = s.add(*acc, ld::<S, MASKED>(s, p.add(k * l), n));
+                    for j in 0..wn {
+                        for (q, sum) in sum.iter_mut().enumerate() {
+                            let p = src.add(tap(q, i, j) * sps);
+                            for (k, acc) in sum.iter_mut().enumerate() {
+                                *acc = s.add(*acc, ld::<S, MASKED>(s, p.add(k * l), n));
+                            }
                         }
                     }
                 }
-                let d = s.splat(div as f32);
-                for (k, acc) in sum.iter().enumerate() {
-                    st::<S, MASKED>(s, dst.add(k * l), n, s.div(*acc, d));
+                for (q, sum) in sum.iter().enumerate() {
+                    let d = s.splat(px.div[q] as f32);
+                    for (k, acc) in sum.iter().enumerate() {
+                        st::<S, MASKED>(s, dst(q).add(k * l), n, s.div(*acc, d));
+                    }
                 }
             }
             MAX_IDX => {
-                let mut acc = [s.splat(f32::NEG_INFINITY); NV];
-                let first = if rs.count * cs.count > 0 {
-                    taps(0, 0) as u32
-                } else {
-                    NO_INDEX
-                };
-                let mut ix = [s.isplat(first); NV];
+                let mut acc = [[s.splat(f32::NEG_INFINITY); NV]; P];
+                let mut ix = [[s.isplat(NO_INDEX); NV]; P];
+                if rs.count * wn > 0 {
+                    for (q, ix) in ix.iter_mut().enumerate() {
+                        *ix = [s.isplat(tap(q, 0, 0) as u32); NV];
+                    }
+                }
                 for i in 0..rs.count {
-                    for j in 0..cs.count {
-                        let t = taps(i, j);
-                        let p = src.add(t * cx.src_ps);
-                        let ti = s.isplat(t as u32);
-                        for k in 0..NV {
-                            let v = ld::<S, MASKED>(s, p.add(k * l), n);
-                            let take = s.or(s.gt(v, acc[k]), s.is_nan(v));
-                            acc[k] = s.select(take, v, acc[k]);
-                            ix[k] = s.iselect(take, ti, ix[k]);
+                    for j in 0..wn {
+                        for q in 0..P {
+                            let t = tap(q, i, j);
+                            let p = src.add(t * sps);
+                            let ti = s.isplat(t as u32);
+                            for k in 0..NV {
+                                let v = ld::<S, MASKED>(s, p.add(k * l), n);
+                                let take = s.or(s.gt(v, acc[q][k]), s.is_nan(v));
+                                acc[q][k] = s.select(take, v, acc[q][k]);
+                                ix[q][k] = s.iselect(take, ti, ix[q][k]);
+                            }
                         }
                     }
                 }
-                let ip = cx.idx.add(pix * cx.channels + c);
-                for k in 0..NV {
-                    st::<S, MASKED>(s, dst.add(k * l), n, acc[k]);
-                    if MASKED {
-                        s.istore_n(ip.add(k * l), n, ix[k]);
-                    } else {
-                        s.istore(ip.add(k * l), ix[k]);
+                for q in 0..P {
+                    let ip = cx.idx.add(px.pix[q] * cx.channels + c);
+                    for k in 0..NV {
+                        st::<S, MASKED>(s, dst(q).add(k * l), n, acc[q][k]);
+                        if MASKED {
+                            s.istore_n(ip.add(k * l), n, ix[q][k]);
+                        } else {
+                            s.istore(ip.add(k * l), ix[q][k]);
+                        }
                     }
                 }
             }
             _ => {
-                let mut acc = [s.splat(f32::NEG_INFINITY); NV];
+                let mut acc = [[s.splat(f32::NEG_INFINITY); NV]; P];
                 let mut nan = OP == MAX_EXACT;
                 if OP == MAX {
                     let mut flag = s.none();
                     for i in 0..rs.count {
-                        for j in 0..cs.count {
-                            let p = src.add(taps(i, j) * cx.src_ps);
-                            for (k, a) in acc.iter_mut().enumerate() {
-                                let v = ld::<S, MASKED>(s, p.add(k * l), n);
-                                flag = s.or(flag, s.is_nan(v));
-                                *a = s.max(v, *a);
+                        for j in 0..wn {
+                            for (q, acc) in acc.iter_mut().enumerate() {
+                                let p = src.add(tap(q, i, j) * sps);
+                                for (k, a) in acc.iter_mut().enumerate() {
+                                    let v = ld::<S, MASKED>(s, p.add(k * l), n);
+                                    flag = s.or(flag, s.is_nan(v));
+                                    *a = s.max(v, *a);
+                                }
                             }
                         }
                     }
                     nan = s.any(flag);
                 }
                 if nan {
-                    acc = [s.splat(f32::NEG_INFINITY); NV];
+                    acc = [[s.splat(f32::NEG_INFINITY); NV]; P];
                     for i in 0..rs.count {
-                        for j in 0..cs.count {
-                            let p = src.add(taps(i, j) * cx.src_ps);
-                            for (k, a) in acc.iter_mut().enumerate() {
-                                *a = s.max_exact(ld::<S, MASKED>(s, p.add(k * l), n), *a);
+                        for j in 0..wn {
+                            for (q, acc) in acc.iter_mut().enumerate() {
+                                let p = src.add(tap(q, i, j) * sps);
+                                for (k, a) in acc.iter_mut().enumerate() {
+                                    *a = s.max_exact(ld::<S, MASKED>(s, p.add(k * l), n), *a);
+                                }
                             }
                         }
                     }
                 }
-                for (k, a) in acc.iter().enumerate() {
-                    st::<S, MASKED>(s, dst.add(k * l), n, *a);
+                for (q, acc) in acc.iter().enumerate() {
+                    for (k, a) in acc.iter().enumerate() {
+                        st::<S, MASKED>(s, dst(q).add(k * l), n, *a);
+                    }
                 }
             }
         }
@@ -366,12 +438,13 @@ unsafe fn block<S: Simd, const OP: u8, const NV: usize, const MASKED: bool>(
 #[repr(C, align(64))]
 struct Scratch([f32; SEP_BUF]);
 
-/// Output columns per tile of the separable algorithm for `g`, or `None` when it does not
-/// apply (not a stride-1, undilated window max, too few taps, or buffers too large).
+/// Output columns per tile of the separable algorithm for `g` with items (buffer slots) of
+/// `item` f32, or `None` when it does not apply (not a stride-1, undilated window max, too few
+/// taps, or buffers too large).
 ///
-/// A tile of `tw` output columns needs, in vectors: two line buffers of `tw + kw − 1`, two
-/// blocks of `kh` row maxima of `tw`, and one prefix row of `tw`.
-fn separable_tile(g: &WindowGeom, lanes: usize) -> Option<usize> {
+/// A tile of `tw` output columns needs, in items: two line buffers of `tw + kw − 1` and two
+/// blocks of `kh` rows of `tw` row maxima.
+fn separable_tile(g: &WindowGeom, item: usize) -> Option<usize> {
     if g.reduce != Reduce::Max
         || g.kh == 0
         || (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1)
@@ -380,15 +453,19 @@ fn separable_tile(g: &WindowGeom, lanes: usize) -> Option<usize> {
     {
         return None;
     }
-    let cap = SEP_BUF / lanes;
+    let cap = SEP_BUF / item;
     let fixed = 2 * (g.kw - 1);
-    let tw = cap.checked_sub(fixed)? / (2 * g.kh + 3);
-    let tw = tw.min(g.ow);
+    let tw = cap.checked_sub(fixed)? / (2 * g.kh + 2);
     // Tiles narrower than the window would recompute too many row maxima.
-    (tw > 0 && tw >= g.ow.min(g.kw)).then_some(tw)
+    if tw == 0 || tw < g.ow.min(g.kw) {
+        return None;
+    }
+    // Equal tiles (the last one is not left with a few columns and a whole window of halo).
+    let tiles = g.ow.div_ceil(tw);
+    Some(g.ow.div_ceil(tiles))
 }
 
-/// Stride-1 max without indices, one channel vector and one tile of output columns at a time.
+/// Stride-1 max without indices, one channel block and one tile of output columns at a time.
 ///
 /// **Order.** With NaN excluded, the only equal values with different bits are −0.0 and +0.0,
 /// and the reference returns the first tap (row-major) holding the maximum. `max(later, earlier)`
@@ -399,63 +476,109 @@ fn separable_tile(g: &WindowGeom, lanes: usize) -> Option<usize> {
 /// loaded input vector, when the input line is copied) makes the tile's outputs be recomputed
 /// by the direct exact path.
 ///
+/// **Items.** Buffers hold items of `NV` channel vectors (`SEP_ITEM` f32 where the channels
+/// allow: several cache lines of each pixel per visit), then single vectors for the remaining
+/// channels, the last one masked.
+///
 /// **Horizontal.** For each input row of the tile's window rows, the tile's input columns
-/// (outputs `x0..x0 + tw` need `tw + kw − 1` columns, −∞ outside the input) are copied into a
-/// line buffer, cut into blocks of `kw`; per block the prefix maxima go to a second buffer and
-/// the suffix maxima overwrite the line. Row max of the window at `x` = max(prefix at
-/// `x + kw − 1`, suffix at `x`): two disjoint pieces that make up the window (when `x` starts a
-/// block both are the whole block, with identical bits).
+/// (outputs `x0..x0 + tw` need `tw + kw − 1` columns, −∞ outside the input) are cut into
+/// blocks of `kw`. A forward pass copies them into a line buffer and stores the prefix maxima
+/// of each block into a second buffer; a backward pass forms the suffix maxima of each block in
+/// registers and combines each with the prefix at `x + kw − 1`: row max of the window at `x` =
+/// max(prefix at `x + kw − 1`, suffix at `x`), two disjoint pieces that make up the window
+/// (when `x` starts a block both are the whole block, with identical bits).
 ///
 /// **Vertical.** The window rows of the job's outputs are virtual rows `0..T + kh − 1`
-/// (virtual row `j` is input row `r0 − pt + j`, −∞ outside the input), cut into blocks of `kh`.
-/// The row maxima of block `m + 1` are collected in one buffer while the suffix maxima of block
-/// `m` sit in the other; a running prefix over block `m + 1` combined with the suffix of block
-/// `m` gives the output whose window ends at the current row. After a block, its suffixes are
-/// formed in place and the buffers swap.
+/// (virtual row `j` is input row `r0 − pt + j`, all −∞ outside the input), cut into blocks of
+/// `kh`. The row maxima of block `m + 1` are collected in one buffer while the suffix maxima of
+/// block `m` sit in the other; then, column by column (in registers), the running prefix over
+/// block `m + 1` up to row `i`, combined with the suffix of block `m` from row `i + 1`, is the
+/// output whose window ends at row `i` of block `m + 1`; the column's suffixes of block `m + 1`
+/// are then formed in place, and the buffers swap. Block 0 only forms its suffixes, the first
+/// of which is output row 0.
+///
+/// With `T` output rows and `tw`-column tiles that costs, per output and channel vector, about
+/// `(1 + (kh − 1)/T)·(1 + (kw − 1)/tw)` times a fixed number of loads, stores and `max`, nearly
+/// independent of the kernel size.
 ///
 /// # Safety
-/// `cx` satisfies its invariants; `tw` comes from [`separable_tile`] for `g` and `S::LANES`;
-/// `buf` points to `SEP_BUF` writable f32.
+/// `cx` satisfies its invariants; `separable_tile(g, S::LANES)` is `Some`; `buf` points to
+/// `SEP_BUF` writable f32.
 #[inline(always)]
-unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, tw: usize, buf: *mut f32) {
+unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
     let l = S::LANES;
     let mut c = 0;
-    while c < cx.channels {
-        let n = l.min(cx.channels - c);
-        let mut x0 = 0;
-        while x0 < cx.ow {
-            let twn = tw.min(cx.ow - x0);
-            // SAFETY: channels c..c + n lie within `channels`, columns x0..x0 + twn within
-            // `ow`, and `twn <= tw` keeps the buffers inside `buf` (caller's guarantee).
-            let nan = unsafe {
-                if n < l {
-                    separable_tile_run::<S, true>(s, g, cx, c, n, x0, twn, tw, buf)
-                } else {
-                    separable_tile_run::<S, false>(s, g, cx, c, n, x0, twn, tw, buf)
+    // SAFETY (every call): the channel blocks lie within `channels`; each call gets a tile
+    // width that `separable_tile` fitted into SEP_BUF for its item size.
+    unsafe {
+        if let Some(tw) = separable_tile(g, SEP_ITEM) {
+            let nv = SEP_ITEM / l;
+            while c + nv * l <= cx.channels {
+                match nv {
+                    2 => separable_channels::<S, 2, false>(s, g, cx, c, l, tw, buf),
+                    4 => separable_channels::<S, 4, false>(s, g, cx, c, l, tw, buf),
+                    8 => separable_channels::<S, 8, false>(s, g, cx, c, l, tw, buf),
+                    _ => break,
                 }
-            };
-            if s.any(nan) {
-                // SAFETY: the same rows, columns and channels, all within the job.
-                unsafe { direct::<S, MAX_EXACT>(s, g, cx, cx.r0..cx.r1, x0..x0 + twn, c, c + n) };
+                c += nv * l;
             }
-            x0 += twn;
         }
-        c += l;
+        let tw = separable_tile(g, l).expect("checked by the caller");
+        while c + l <= cx.channels {
+            separable_channels::<S, 1, false>(s, g, cx, c, l, tw, buf);
+            c += l;
+        }
+        if c < cx.channels {
+            separable_channels::<S, 1, true>(s, g, cx, c, cx.channels - c, tw, buf);
+        }
     }
 }
 
-/// One channel vector (`c..c + n`) and one tile of output columns (`x0..x0 + twn`) of the
-/// separable algorithm over all the job's rows; returns the NaN flag of the input it read.
-///
-/// Buffer layout in vectors of `LANES` f32, for the tile capacity `tw`: line `[0, nl)`,
-/// prefixes `[nl, 2·nl)`, row-maxima blocks A and B of `kh·tw` each, prefix row of `tw`, where
-/// `nl = tw + kw − 1`. Every slot is written before it is read.
+/// Channels `c..c + NV·LANES` (`c..c + n` when `MASKED`, then `NV == 1`) of every output of
+/// the job, by tiles of `tw` output columns; a tile whose input holds a NaN is redone by the
+/// direct exact path.
 ///
 /// # Safety
-/// As for [`separable`], with `c + n <= channels`, `x0 + twn <= ow`, `0 < twn <= tw`.
+/// `cx` satisfies its invariants, the channels lie within `channels`, and `tw` is
+/// `separable_tile(g, NV·LANES)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn separable_tile_run<S: Simd, const MASKED: bool>(
+unsafe fn separable_channels<S: Simd, const NV: usize, const MASKED: bool>(
+    s: S,
+    g: &WindowGeom,
+    cx: &Ctx,
+    c: usize,
+    n: usize,
+    tw: usize,
+    buf: *mut f32,
+) {
+    let width = if MASKED { n } else { NV * S::LANES };
+    let mut x0 = 0;
+    while x0 < cx.ow {
+        let twn = tw.min(cx.ow - x0);
+        // SAFETY: columns x0..x0 + twn lie within `ow` and `twn <= tw` keeps the buffers
+        // inside `buf`; the channels as guaranteed by the caller.
+        let nan = unsafe { separable_tile_run::<S, NV, MASKED>(s, g, cx, c, n, x0, twn, tw, buf) };
+        if s.any(nan) {
+            // SAFETY: the same rows, columns and channels, all within the job.
+            unsafe { direct::<S, MAX_EXACT>(s, g, cx, cx.r0..cx.r1, x0..x0 + twn, c, c + width) };
+        }
+        x0 += twn;
+    }
+}
+
+/// One channel block and one tile of output columns (`x0..x0 + twn`) of the separable
+/// algorithm over all the job's rows; returns the NaN flag of the input it read.
+///
+/// Buffer layout in items of `NV·LANES` f32, for the tile capacity `tw`: line `[0, nl)`,
+/// prefixes `[nl, 2·nl)`, row-maxima blocks A and B of `kh·tw` each, where `nl = tw + kw − 1`.
+/// Every item is written before it is read.
+///
+/// # Safety
+/// As for [`separable_channels`], with `x0 + twn <= ow`, `0 < twn <= tw`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn separable_tile_run<S: Simd, const NV: usize, const MASKED: bool>(
     s: S,
     g: &WindowGeom,
     cx: &Ctx,
@@ -467,51 +590,42 @@ unsafe fn separable_tile_run<S: Simd, const MASKED: bool>(
     buf: *mut f32,
 ) -> S::M {
     let l = S::LANES;
+    let it = NV * l; // f32 per item
     let (kh, kw) = (g.kh, g.kw);
     let t = cx.r1 - cx.r0;
     let nvirt = t + kh - 1;
     let nl_cap = tw + kw - 1;
-    // SAFETY: the slot offsets below add up to 2·nl_cap + (2·kh + 1)·tw vectors, which
-    // `separable_tile` bounded by SEP_BUF / LANES.
-    let (line, pre, mut cur, mut nxt, prow) = unsafe {
+    // SAFETY: the item offsets below add up to 2·nl_cap + 2·kh·tw items, which
+    // `separable_tile` bounded by SEP_BUF / (NV·LANES).
+    let (line, pre, mut cur, mut nxt) = unsafe {
         let line = buf;
-        let pre = line.add(nl_cap * l);
-        let a = pre.add(nl_cap * l);
-        let b = a.add(kh * tw * l);
-        let prow = b.add(kh * tw * l);
-        (line, pre, a, b, prow)
+        let pre = line.add(nl_cap * it);
+        let a = pre.add(nl_cap * it);
+        let b = a.add(kh * tw * it);
+        (line, pre, a, b)
     };
-    let row_stride = tw * l; // f32 between rows of a block buffer
+    let row_stride = tw * it; // f32 between rows of a block buffer
     let mut flag = s.none();
-    let dst_at = |oy_rel: usize, ox: usize| (oy_rel * cx.ow + x0 + ox) * cx.dst_ps + c;
+    let ps = cx.dst_ps;
 
-    // SAFETY (whole body): buffer slots as bounded above (row `i < kh`, column `ox < twn <= tw`);
-    // `hrow` reads only in-bounds input pixels; output (oy_rel < T, x0 + ox < ow) channels
-    // c..c + n are pixels of the job (Ctx invariants).
+    // SAFETY (whole body): buffer items as bounded above (row `i < kh`, column `ox < twn <=
+    // tw`); `hrow` reads only in-bounds input pixels; output (oy_rel < T, x0 + ox < ow)
+    // channels c..c + NV·LANES (c..c + n masked) are pixels of the job (Ctx invariants).
     unsafe {
-        // Block 0: virtual rows 0..kh (nvirt >= kh since T >= 1).
+        // Block 0: virtual rows 0..kh (nvirt >= kh since T >= 1); its suffixes, the first of
+        // which is output row 0.
         for i in 0..kh {
-            flag = s.or(
-                flag,
-                hrow::<S, MASKED>(
-                    s,
-                    g,
-                    cx,
-                    c,
-                    n,
-                    x0,
-                    twn,
-                    i,
-                    line,
-                    pre,
-                    nxt.add(i * row_stride),
-                ),
-            );
+            let hr = nxt.add(i * row_stride);
+            let f = hrow::<S, NV, MASKED>(s, g, cx, c, n, x0, twn, i, line, pre, hr);
+            flag = s.or(flag, f);
         }
-        suffix_rows(s, nxt, kh, twn, row_stride);
+        let out = cx.dst.add(x0 * ps + c);
         for ox in 0..twn {
-            let v = s.load(nxt.add(ox * l));
-            st::<S, MASKED>(s, cx.dst.add(dst_at(0, ox)), n, v);
+            let col = nxt.add(ox * it);
+            let acc = suffix_column::<S, NV>(s, col, kh, row_stride);
+            for (k, a) in acc.iter().enumerate() {
+                st::<S, MASKED>(s, out.add(ox * ps + k * l), n, *a);
+            }
         }
         core::mem::swap(&mut cur, &mut nxt);
         let mut j = kh;
@@ -519,34 +633,35 @@ unsafe fn separable_tile_run<S: Simd, const MASKED: bool>(
             let blen = kh.min(nvirt - j);
             for i in 0..blen {
                 let hr = nxt.add(i * row_stride);
-                flag = s.or(
-                    flag,
-                    hrow::<S, MASKED>(s, g, cx, c, n, x0, twn, j + i, line, pre, hr),
-                );
-                // Output row (relative) whose window ends at virtual row j + i.
-                let orel = j + i + 1 - kh;
-                let out = cx.dst.add(orel * cx.ow * cx.dst_ps);
-                let sfx = cur.add((i + 1) * row_stride);
-                for ox in 0..twn {
-                    let h = s.load(hr.add(ox * l));
-                    let p = if i == 0 {
-                        h
-                    } else {
-                        s.max(h, s.load(prow.add(ox * l)))
-                    };
-                    s.store(prow.add(ox * l), p);
-                    let v = if i + 1 < kh {
-                        s.max(p, s.load(sfx.add(ox * l)))
-                    } else {
-                        p
-                    };
-                    st::<S, MASKED>(s, out.add((x0 + ox) * cx.dst_ps + c), n, v);
+                let f = hrow::<S, NV, MASKED>(s, g, cx, c, n, x0, twn, j + i, line, pre, hr);
+                flag = s.or(flag, f);
+            }
+            // Only full blocks are followed by another one.
+            let more = j + blen < nvirt;
+            // Output row (relative) whose window ends at virtual row j + i is j + i + 1 − kh.
+            let out = cx.dst.add(((j + 1 - kh) * cx.ow + x0) * ps + c);
+            for ox in 0..twn {
+                let (col, prev) = (nxt.add(ox * it), cur.add(ox * it));
+                let mut acc = [s.splat(f32::NEG_INFINITY); NV];
+                for i in 0..blen {
+                    let o = out.add(i * cx.ow * ps + ox * ps);
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        let h = s.load(col.add(i * row_stride + k * l));
+                        *a = if i == 0 { h } else { s.max(h, *a) };
+                        let v = if i + 1 < kh {
+                            s.max(*a, s.load(prev.add((i + 1) * row_stride + k * l)))
+                        } else {
+                            *a
+                        };
+                        st::<S, MASKED>(s, o.add(k * l), n, v);
+                    }
+                }
+                if more {
+                    suffix_column::<S, NV>(s, col, kh, row_stride);
                 }
             }
             j += blen;
-            if j < nvirt {
-                // Only full blocks are followed by another one.
-                suffix_rows(s, nxt, kh, twn, row_stride);
+            if more {
                 core::mem::swap(&mut cur, &mut nxt);
             }
         }
@@ -554,36 +669,46 @@ unsafe fn separable_tile_run<S: Simd, const MASKED: bool>(
     flag
 }
 
-/// Suffix maxima in place over rows `0..rows` of a block buffer (`twn` vectors per row,
-/// `row_stride` f32 apart): row `i` becomes the max of rows `i..rows`, the earliest row winning
-/// ties.
+/// Suffix maxima in place down one column (one item) of a block buffer of `rows` rows,
+/// `row_stride` f32 apart: row `i` becomes the max of rows `i..rows`, the earliest row winning
+/// ties. Returns the maximum of the whole column (row 0).
 ///
 /// # Safety
 /// The rows must lie in the buffer and have been written.
 #[inline(always)]
-unsafe fn suffix_rows<S: Simd>(s: S, b: *mut f32, rows: usize, twn: usize, row_stride: usize) {
+unsafe fn suffix_column<S: Simd, const NV: usize>(
+    s: S,
+    col: *mut f32,
+    rows: usize,
+    row_stride: usize,
+) -> [S::V; NV] {
     let l = S::LANES;
-    for i in (0..rows.saturating_sub(1)).rev() {
-        // SAFETY: rows i and i + 1 < rows lie in the buffer (caller's guarantee).
-        unsafe {
-            let (r, below) = (b.add(i * row_stride), b.add((i + 1) * row_stride));
-            for ox in 0..twn {
-                let v = s.max(s.load(below.add(ox * l)), s.load(r.add(ox * l)));
-                s.store(r.add(ox * l), v);
+    let mut acc = [s.splat(f32::NEG_INFINITY); NV];
+    // SAFETY: rows 0..rows of the column lie in the buffer (caller's guarantee).
+    unsafe {
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a = s.load(col.add((rows - 1) * row_stride + k * l));
+        }
+        for i in (0..rows - 1).rev() {
+            for (k, a) in acc.iter_mut().enumerate() {
+                let p = col.add(i * row_stride + k * l);
+                *a = s.max(*a, s.load(p));
+                s.store(p, *a);
             }
         }
     }
+    acc
 }
 
-/// Row maxima of virtual row `jv` for output columns `x0..x0 + twn` (channels `c..c + n`) into
-/// `out` (`twn` vectors); returns the NaN flag of the loaded input.
+/// Row maxima of virtual row `jv` for output columns `x0..x0 + twn` (channel block at `c`)
+/// into `out` (`twn` items); returns the NaN flag of the loaded input.
 ///
 /// # Safety
-/// `line` and `pre` hold `twn + kw − 1` vectors each, `out` `twn` vectors; `c + n <= channels`,
-/// `x0 + twn <= ow`; `cx` satisfies its invariants.
+/// `line` and `pre` hold `twn + kw − 1` items each, `out` `twn` items; the channels lie within
+/// `channels`, `x0 + twn <= ow`; `cx` satisfies its invariants.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn hrow<S: Simd, const MASKED: bool>(
+unsafe fn hrow<S: Simd, const NV: usize, const MASKED: bool>(
     s: S,
     g: &WindowGeom,
     cx: &Ctx,
@@ -597,62 +722,112 @@ unsafe fn hrow<S: Simd, const MASKED: bool>(
     out: *mut f32,
 ) -> S::M {
     let l = S::LANES;
+    let it = NV * l;
     let kw = g.kw;
     let neg = s.splat(f32::NEG_INFINITY);
     let mut flag = s.none();
     // Input row of virtual row jv (may be outside the input: padding).
     let h = (cx.r0 + jv) as isize - g.pt as isize;
     if h < 0 || h >= cx.ih as isize {
-        for ox in 0..twn {
-            // SAFETY: ox < twn vectors of `out` (caller's guarantee).
-            unsafe { s.store(out.add(ox * l), neg) };
+        for at in (0..twn * NV).map(|v| v * l) {
+            // SAFETY: inside the twn items of `out` (caller's guarantee).
+            unsafe { s.store(out.add(at), neg) };
         }
         return flag;
     }
     let h = h as usize;
     let nl = twn + kw - 1;
-    // Line slot q holds input column x0 − pl + q: in the input for q in q_lo..q_hi.
+    // Line item q holds input column x0 − pl + q: in the input for q in q_lo..q_hi.
     let base = x0 as isize - g.pl as isize;
     let q_lo = (-base).clamp(0, nl as isize) as usize;
     let q_hi = (cx.iw as isize - base).clamp(q_lo as isize, nl as isize) as usize;
-    // SAFETY: line/pre slots q < nl (caller's guarantee); for q in q_lo..q_hi the input column
-    // w = base + q is in 0..iw and h < ih, so the pixel's channels c..c + n (masked, or
-    // c + LANES <= channels unmasked) are inside `src` (Ctx invariants).
+    // SAFETY: line/pre items q < nl, out items ox < twn (caller's guarantee); for q in
+    // q_lo..q_hi the input column w = base + q is in 0..iw and h < ih, so the pixel's channel
+    // block is inside `src` (Ctx invariants).
     unsafe {
-        for q in 0..q_lo {
-            s.store(line.add(q * l), neg);
+        // Forward pass: the line into `line`, prefix maxima restarting every kw items into
+        // `pre`.
+        let mut fw = Forward::<S, NV> {
+            acc: [neg; NV],
+            pos: 0,
+            in_block: 0,
+            kw,
+            line,
+            pre,
+        };
+        for _ in 0..q_lo {
+            fw.push(s, [neg; NV]);
         }
         let row = cx.src.add(h * cx.iw * cx.src_ps + c);
         for q in q_lo..q_hi {
-            let w = (base + q as isize) as usize;
-            let v = ld::<S, MASKED>(s, row.add(w * cx.src_ps), n);
-            flag = s.or(flag, s.is_nan(v));
-            s.store(line.add(q * l), v);
-        }
-        for q in q_hi..nl {
-            s.store(line.add(q * l), neg);
-        }
-        // Per block of kw slots: prefix maxima into `pre`, suffix maxima in place.
-        let mut b = 0;
-        while b < nl {
-            let e = (b + kw).min(nl);
-            let mut acc = s.load(line.add(b * l));
-            s.store(pre.add(b * l), acc);
-            for q in b + 1..e {
-                acc = s.max(s.load(line.add(q * l)), acc);
-                s.store(pre.add(q * l), acc);
+            let p = row.add((base + q as isize) as usize * cx.src_ps);
+            let mut x = [neg; NV];
+            for (k, x) in x.iter_mut().enumerate() {
+                *x = ld::<S, MASKED>(s, p.add(k * l), n);
+                flag = s.or(flag, s.is_nan(*x));
             }
-            let mut acc = s.load(line.add((e - 1) * l));
-            for q in (b..e - 1).rev() {
-                acc = s.max(acc, s.load(line.add(q * l)));
-                s.store(line.add(q * l), acc);
-            }
-            b = e;
+            fw.push(s, x);
         }
-        for ox in 0..twn {
-            let v = s.max(s.load(pre.add((ox + kw - 1) * l)), s.load(line.add(ox * l)));
-            s.store(out.add(ox * l), v);
+        for _ in q_hi..nl {
+            fw.push(s, [neg; NV]);
+        }
+        // Backward pass: suffix maxima within each block, combined with the prefix at
+        // ox + kw − 1 into the row maximum of window ox.
+        let mut e = nl;
+        while e > 0 {
+            let b = (e - 1) / kw * kw; // start of the block ending at e
+            let mut acc = [neg; NV];
+            for q in (b..e).rev() {
+                for (k, a) in acc.iter_mut().enumerate() {
+                    let x = s.load(line.add(q * it + k * l));
+                    *a = if q + 1 == e { x } else { s.max(*a, x) };
+                }
+                if q < twn {
+                    for (k, a) in acc.iter().enumerate() {
+                        let p = s.load(pre.add((q + kw - 1) * it + k * l));
+                        s.store(out.add(q * it + k * l), s.max(p, *a));
+                    }
+                }
+            }
+            e = b;
         }
     }
     flag
+}
+
+/// The forward pass of [`hrow`]: stores each pushed item into the line and its prefix maximum
+/// within its block of `kw` items into `pre`.
+struct Forward<S: Simd, const NV: usize> {
+    acc: [S::V; NV],
+    /// Items pushed so far.
+    pos: usize,
+    /// Items pushed so far into the current block.
+    in_block: usize,
+    kw: usize,
+    line: *mut f32,
+    pre: *mut f32,
+}
+
+impl<S: Simd, const NV: usize> Forward<S, NV> {
+    /// # Safety
+    /// Items `0..=pos` of `line` and `pre` must be writable.
+    #[inline(always)]
+    unsafe fn push(&mut self, s: S, x: [S::V; NV]) {
+        let l = S::LANES;
+        let at = self.pos * NV * l;
+        let first = self.in_block == 0;
+        for (k, (a, x)) in self.acc.iter_mut().zip(x).enumerate() {
+            *a = if first { x } else { s.max(x, *a) };
+            // SAFETY: item `pos` of both buffers (caller's guarantee).
+            unsafe {
+                s.store(self.line.add(at + k * l), x);
+                s.store(self.pre.add(at + k * l), *a);
+            }
+        }
+        self.pos += 1;
+        self.in_block += 1;
+        if self.in_block == self.kw {
+            self.in_block = 0;
+        }
+    }
 }
