@@ -458,6 +458,14 @@ fn describe_names_the_algorithms() {
             "nhwc-s1-separable"
         );
         assert_eq!(k(Pool2d::adaptive_max(6), d), "nhwc-adaptive");
+        // 3×3 stride 1: separable on 4-lane tiers only.
+        let four = matches!(tier, Tier::Portable | Tier::Sse2);
+        let want = if four {
+            "nhwc-s1-separable"
+        } else {
+            "nhwc-direct"
+        };
+        assert_eq!(k(Pool2d::max(3).stride(1).padding(1), d), want);
     }
 }
 

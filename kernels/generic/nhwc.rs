@@ -25,7 +25,7 @@
 //!   - Average: the sum starts at +0.0, adds the taps in row-major order, and is divided once
 //!     by `g.divisor(oy, ox)` as f32: bit-identical to the reference. No FMA, no reordering.
 //! * **Stride-1 separable max** (`nhwc-s1-separable`, max without indices, stride 1, no
-//!   dilation, at least [`SEP_MIN_TAPS`] taps): the max of a window is the max over its rows
+//!   dilation, at least [`sep_min_taps`] taps): the max of a window is the max over its rows
 //!   of the row maxima, and both 1-D sliding maxima use the van Herk / Gil-Werman scheme,
 //!   about three `max` per output and axis whatever the kernel size. A line is cut into blocks
 //!   of `k` elements; the window starting at `x` is the suffix of its block from `x` joined
@@ -56,8 +56,12 @@ const SEP_BUF: usize = 16 * 1024;
 /// Preferred f32 per item of the separable algorithm's buffers (several vectors of a pixel).
 const SEP_ITEM: usize = 32;
 
-/// Fewest window taps for which the separable algorithm beats the direct one.
-const SEP_MIN_TAPS: usize = 10;
+/// Fewest window taps for which the separable algorithm beats the direct one: 3×3 windows
+/// run direct on 8- and 16-lane tiers (where the direct loop is cheap per tap), separable on
+/// 4-lane tiers (where it is not, above all the portable tier's emulated `max`).
+const fn sep_min_taps(lanes: usize) -> usize {
+    if lanes <= 4 { 9 } else { 10 }
+}
 
 /// Direct reduction: max without indices (flagged NaN fallback).
 const MAX: u8 = 0;
@@ -149,7 +153,7 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
         Reduce::Max if has_idx => unsafe {
             direct::<S, MAX_IDX>(s, g, &cx, rows, all_cols, 0, channels)
         },
-        Reduce::Max => match separable_tile(g, S::LANES) {
+        Reduce::Max => match separable_tile(g, S::LANES, S::LANES) {
             Some(_) => {
                 let mut scratch = MaybeUninit::<Scratch>::uninit();
                 let buf = scratch.as_mut_ptr().cast::<f32>();
@@ -166,7 +170,7 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
 pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     if g.kh == 0 {
         "nhwc-adaptive"
-    } else if separable_tile(g, S::LANES).is_some() {
+    } else if separable_tile(g, S::LANES, S::LANES).is_some() {
         "nhwc-s1-separable"
     } else {
         "nhwc-direct"
@@ -438,17 +442,17 @@ unsafe fn block<S: Simd, const OP: u8, const NV: usize, const MASKED: bool, cons
 #[repr(C, align(64))]
 struct Scratch([f32; SEP_BUF]);
 
-/// Output columns per tile of the separable algorithm for `g` with items (buffer slots) of
-/// `item` f32, or `None` when it does not apply (not a stride-1, undilated window max, too few
+/// Output columns per tile of the separable algorithm for `g` on a tier of `lanes` lanes with
+/// items (buffer slots) of `item` f32, or `None` when it does not apply (not a stride-1, undilated window max, too few
 /// taps, or buffers too large).
 ///
 /// A tile of `tw` output columns needs, in items: two line buffers of `tw + kw − 1` and two
 /// blocks of `kh` rows of `tw` row maxima.
-fn separable_tile(g: &WindowGeom, item: usize) -> Option<usize> {
+fn separable_tile(g: &WindowGeom, lanes: usize, item: usize) -> Option<usize> {
     if g.reduce != Reduce::Max
         || g.kh == 0
         || (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1)
-        || g.kh * g.kw < SEP_MIN_TAPS
+        || g.kh * g.kw < sep_min_taps(lanes)
         || g.ow == 0
     {
         return None;
@@ -502,7 +506,7 @@ fn separable_tile(g: &WindowGeom, item: usize) -> Option<usize> {
 /// independent of the kernel size.
 ///
 /// # Safety
-/// `cx` satisfies its invariants; `separable_tile(g, S::LANES)` is `Some`; `buf` points to
+/// `cx` satisfies its invariants; `separable_tile(g, S::LANES, S::LANES)` is `Some`; `buf` points to
 /// `SEP_BUF` writable f32.
 #[inline(always)]
 unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
@@ -511,7 +515,7 @@ unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
     // SAFETY (every call): the channel blocks lie within `channels`; each call gets a tile
     // width that `separable_tile` fitted into SEP_BUF for its item size.
     unsafe {
-        if let Some(tw) = separable_tile(g, SEP_ITEM) {
+        if let Some(tw) = separable_tile(g, l, SEP_ITEM) {
             let nv = SEP_ITEM / l;
             while c + nv * l <= cx.channels {
                 match nv {
@@ -523,7 +527,7 @@ unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
                 c += nv * l;
             }
         }
-        let tw = separable_tile(g, l).expect("checked by the caller");
+        let tw = separable_tile(g, l, l).expect("checked by the caller");
         while c + l <= cx.channels {
             separable_channels::<S, 1, false>(s, g, cx, c, l, tw, buf);
             c += l;
@@ -540,7 +544,7 @@ unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
 ///
 /// # Safety
 /// `cx` satisfies its invariants, the channels lie within `channels`, and `tw` is
-/// `separable_tile(g, NV·LANES)`.
+/// `separable_tile(g, LANES, NV·LANES)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn separable_channels<S: Simd, const NV: usize, const MASKED: bool>(
