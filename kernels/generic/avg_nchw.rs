@@ -47,6 +47,11 @@ const GATHER: u8 = 0;
 /// by one instead.
 const BUF: usize = 1024;
 
+/// Lane indices as f32, for lane masks.
+static IOTA: [f32; 16] = [
+    0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+];
+
 /// The horizontal window geometry the vector kernel runs.
 struct Cols {
     /// Taps per window row.
@@ -102,59 +107,85 @@ fn reach<S: Simd, const K: u8>(c: &Cols) -> usize {
     let taps = (c.kw - 1) * c.dw;
     match K {
         S1 => S::LANES + taps,
-        // The last load_deinterleave starts at most at the last tap and reads 2·LANES.
+        // Each load_deinterleave reads 2·LANES; the last one starts at the last even tap when
+        // pairs share one (dw == 1), else at the last tap.
+        S2 if c.dw == 1 => 2 * S::LANES + (c.kw - 1) / 2 * 2,
         S2 => 2 * S::LANES + taps,
         _ => (S::LANES - 1) * c.sw + taps + 1,
     }
 }
 
-/// Adds the taps `j = 0..kw` of one window row to `acc`, in order: lane `k` gets
-/// `p[k·sw + j·dw]`.
+/// Adds the taps `j = 0..kw` of one window row to each of `R` independent sums, in order:
+/// lane `k` of `acc[r]` gets `p[r][k·sw + j·dw]`. `KW` is `kw` when it is a compile-time
+/// constant (the loops then unroll), else 0. With `CLIP`, the lanes set in `off[j]` get +0.0
+/// instead (their tap is outside the input row; the value read there belongs to another row and
+/// is discarded). The `R` sums (output rows) interleave, so their chains of additions overlap.
 ///
 /// # Safety
-/// `p..p + reach::<S, K>(c)` must be readable.
+/// `p[r]..p[r] + reach::<S, K>(c)` must be readable; with `CLIP`, `off.len() >= kw`.
 #[inline(always)]
-unsafe fn add_taps<S: Simd, const K: u8>(s: S, mut acc: S::V, p: *const f32, c: &Cols) -> S::V {
+unsafe fn add_taps<S: Simd, const K: u8, const KW: usize, const CLIP: bool, const R: usize>(
+    s: S,
+    acc: &mut [S::V; R],
+    p: [*const f32; R],
+    c: &Cols,
+    off: &[S::M],
+) {
+    let kw = if KW == 0 { c.kw } else { KW };
+    let zero = s.splat(0.0);
+    let tap = |v: S::V, j: usize| {
+        if CLIP {
+            // SAFETY: off.len() >= kw > j, guaranteed by the caller.
+            s.select(unsafe { *off.get_unchecked(j) }, zero, v)
+        } else {
+            v
+        }
+    };
     // SAFETY (every access below): the offsets stay below reach::<S, K>(c), which the caller
-    // guarantees readable from p.
+    // guarantees readable from each p[r].
     unsafe {
         match K {
             S1 => {
-                for j in 0..c.kw {
-                    acc = s.add(acc, s.load(p.add(j * c.dw)));
+                for j in 0..kw {
+                    for r in 0..R {
+                        acc[r] = s.add(acc[r], tap(s.load(p[r].add(j * c.dw)), j));
+                    }
                 }
             }
             S2 if c.dw == 1 => {
                 // Even lanes of the load at j are tap j, odd lanes tap j + 1.
-                let mut j = 0;
-                while j + 1 < c.kw {
-                    let (even, odd) = s.load_deinterleave(p.add(j));
-                    acc = s.add(acc, even);
-                    acc = s.add(acc, odd);
-                    j += 2;
-                }
-                if j < c.kw {
-                    acc = s.add(acc, s.load_deinterleave(p.add(j)).0);
+                for j in (0..kw).step_by(2) {
+                    for r in 0..R {
+                        let (even, odd) = s.load_deinterleave(p[r].add(j));
+                        acc[r] = s.add(acc[r], tap(even, j));
+                        if j + 1 < kw {
+                            acc[r] = s.add(acc[r], tap(odd, j + 1));
+                        }
+                    }
                 }
             }
             S2 => {
-                for j in 0..c.kw {
-                    acc = s.add(acc, s.load_deinterleave(p.add(j * c.dw)).0);
+                for j in 0..kw {
+                    for r in 0..R {
+                        let v = s.load_deinterleave(p[r].add(j * c.dw)).0;
+                        acc[r] = s.add(acc[r], tap(v, j));
+                    }
                 }
             }
             _ => {
-                let mut t = [0.0f32; 16];
-                for j in 0..c.kw {
-                    let q = p.add(j * c.dw);
-                    for (k, v) in t.iter_mut().enumerate().take(S::LANES) {
-                        *v = *q.add(k * c.sw);
+                for j in 0..kw {
+                    for r in 0..R {
+                        let mut t = [0.0f32; 16];
+                        let q = p[r].add(j * c.dw);
+                        for (k, v) in t.iter_mut().enumerate().take(S::LANES) {
+                            *v = *q.add(k * c.sw);
+                        }
+                        acc[r] = s.add(acc[r], tap(s.load(t.as_ptr()), j));
                     }
-                    acc = s.add(acc, s.load(t.as_ptr()));
                 }
             }
         }
     }
-    acc
 }
 
 /// Runs the job (its invariants were asserted by the caller).
@@ -171,13 +202,18 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
     if rows.is_empty() || g.ow == 0 {
         return;
     }
-    match cols_of(g) {
-        Some(c) => match access(&c) {
-            S1 => window::<S, S1>(s, g, &c, src, dst, planes, rows),
-            S2 => window::<S, S2>(s, g, &c, src, dst, planes, rows),
-            _ => window::<S, GATHER>(s, g, &c, src, dst, planes, rows),
-        },
-        None => adaptive_gather(s, g, src, dst, planes, rows),
+    let Some(c) = cols_of(g) else {
+        return adaptive_gather(s, g, src, dst, planes, rows);
+    };
+    let job = (src, dst, planes, rows);
+    match (access(&c), c.kw) {
+        (S1, 2) => window::<S, S1, 2>(s, g, &c, job),
+        (S1, 3) => window::<S, S1, 3>(s, g, &c, job),
+        (S1, _) => window::<S, S1, 0>(s, g, &c, job),
+        (S2, 2) => window::<S, S2, 2>(s, g, &c, job),
+        (S2, 3) => window::<S, S2, 3>(s, g, &c, job),
+        (S2, _) => window::<S, S2, 0>(s, g, &c, job),
+        _ => window::<S, GATHER, 0>(s, g, &c, job),
     }
 }
 
@@ -201,89 +237,323 @@ fn row_taps(g: &WindowGeom, x_off: usize, oy: usize) -> (usize, usize, usize) {
     (x_off + span.start * g.iw, g.dh * g.iw, span.count)
 }
 
-/// Window pooling (or adaptive pooling with equal column bins) with tap access `K`.
+/// Border blocks per row whose lane masks and divisors are prepared once per job.
+const CACHED: usize = 4;
+/// The widest window whose border lane masks are prepared.
+const MAX_KW: usize = 32;
+
+/// The column blocks of every row: `count` blocks of `LANES` outputs, block `b` starting at
+/// `min(b·LANES, ow − LANES)` (the last one moved left to end at the last column, recomputing a
+/// few outputs identically); or, in a row narrower than a vector, one block of `ow` outputs.
+/// Blocks `direct` have all their windows inside the input.
+struct Blocks {
+    count: usize,
+    lanes: usize,
+    ow: usize,
+    direct: Range<usize>,
+}
+
+impl Blocks {
+    fn new(c: &Cols, lanes: usize, ow: usize) -> Self {
+        let count = if ow < lanes { 1 } else { ow.div_ceil(lanes) };
+        let mut b = Blocks {
+            count,
+            lanes,
+            ow,
+            direct: 0..0,
+        };
+        let inside = |x: usize| {
+            let (ox0, n) = b.at(x);
+            n == lanes && c.interior.start <= ox0 && ox0 + n <= c.interior.end
+        };
+        // The inside blocks are consecutive (block starts increase).
+        let first = (0..count).find(|&x| inside(x)).unwrap_or(count);
+        let end = (first..count).find(|&x| !inside(x)).unwrap_or(count);
+        b.direct = first..end;
+        b
+    }
+
+    /// Block `x`: first output column and number of outputs.
+    #[inline(always)]
+    fn at(&self, x: usize) -> (usize, usize) {
+        if self.ow < self.lanes {
+            (0, self.ow)
+        } else {
+            ((x * self.lanes).min(self.ow - self.lanes), self.lanes)
+        }
+    }
+
+    /// The blocks outside `direct`, in order, numbered from 0.
+    fn border(&self) -> impl Iterator<Item = usize> + use<> {
+        (0..self.direct.start).chain(self.direct.end..self.count)
+    }
+}
+
+/// A border block prepared once per job: for each tap `j`, the lanes whose column is outside
+/// the input (`off[j]`), and the block's per-lane divisors for the row divisor factor last seen.
+struct Border<S: Simd> {
+    x: usize,
+    off: [S::M; MAX_KW],
+    div: S::V,
+}
+
+/// Window pooling (or adaptive pooling with equal column bins): tap access `K`, `KW` taps per
+/// row when fixed (0: `c.kw`).
+///
+/// Each row first runs its direct blocks, which read the input rows in place with one splatted
+/// divisor, in a tight loop. Then its border blocks: they also read in place, from the column
+/// of their first tap (possibly left of the row, reading the end of the row before, or past its
+/// end, reading the next row), replace the taps outside the row by +0.0 through lane masks
+/// prepared once per job, and divide by per-lane divisors. Only when such a read would leave
+/// `src` (the first or last rows of the job), or there are more border blocks than prepared,
+/// does a block copy its columns into a zero-padded stack buffer instead.
 #[inline(always)]
-fn window<S: Simd, const K: u8>(
+fn window<S: Simd, const K: u8, const KW: usize>(
     s: S,
     g: &WindowGeom,
     c: &Cols,
-    src: &[f32],
-    dst: &mut [f32],
-    planes: usize,
-    rows: Range<usize>,
+    (src, dst, planes, rows): (&[f32], &mut [f32], usize, Range<usize>),
 ) {
     let (lanes, ow, iw) = (S::LANES, g.ow, g.iw);
-    let reach = reach::<S, K>(c);
-    let mut buf = [0.0f32; BUF];
-    for p in 0..planes {
-        let x_off = p * g.ih * iw;
-        for oy in rows.clone() {
-            let (row0, step, count) = row_taps(g, x_off, oy);
-            let y = &mut dst[(p * rows.len() + oy - rows.start) * ow..][..ow];
-            // Offset in src of the last input row read (nothing is read when count == 0).
-            let last_row = row0 + count.saturating_sub(1) * step;
-            let mut ox = 0;
-            while ox < ow {
-                let (ox0, n) = if ow - ox >= lanes {
-                    (ox, lanes)
-                } else if ow >= lanes {
-                    (ow - lanes, lanes)
-                } else {
-                    (0, ow)
-                };
-                ox = ox0 + n;
-                let interior = n == lanes && c.interior.start <= ox0 && ox0 + n <= c.interior.end;
-                // Column of tap 0 of lane 0 (>= 0 in the interior).
-                let c0 = (ox0 * c.sw) as isize - c.pl as isize;
-                let v = if interior && last_row + c0 as usize + reach <= src.len() {
-                    let c0 = c0 as usize;
-                    let mut acc = s.splat(0.0);
-                    for i in 0..count {
-                        // SAFETY: row0 + i·step + c0 + reach <= last_row + c0 + reach, checked
-                        // against src.len() above.
-                        let at = unsafe { src.as_ptr().add(row0 + i * step + c0) };
-                        // SAFETY: as above, at..at + reach lies inside src.
-                        acc = unsafe { add_taps::<S, K>(s, acc, at, c) };
-                    }
-                    s.div(acc, s.splat(g.divisor(oy, ox0) as f32))
-                } else if reach <= BUF {
-                    // Border block: copy columns c0..c0 + reach of each row, zeros outside.
-                    let lo = (-c0).clamp(0, reach as isize) as usize;
-                    let hi = (iw as isize - c0).clamp(lo as isize, reach as isize) as usize;
-                    buf[..lo].fill(0.0);
-                    buf[hi..reach].fill(0.0);
-                    let mut acc = s.splat(0.0);
-                    for i in 0..count {
-                        // Input column c0 + b sits at buf[b]; lo..hi are the in-bounds ones.
-                        let at = (row0 + i * step) as isize + c0;
-                        let from = &src[(at + lo as isize) as usize..(at + hi as isize) as usize];
-                        buf[lo..hi].copy_from_slice(from);
-                        // SAFETY: buf holds BUF >= reach elements.
-                        acc = unsafe { add_taps::<S, K>(s, acc, buf.as_ptr(), c) };
-                    }
-                    let mut d = [1.0f32; 16];
-                    for (k, dk) in d.iter_mut().enumerate().take(n) {
-                        *dk = g.divisor(oy, ox0 + k) as f32;
-                    }
-                    // SAFETY: d holds 16 >= LANES elements.
-                    s.div(acc, unsafe { s.load(d.as_ptr()) })
-                } else {
-                    for (k, yk) in y[ox0..ox0 + n].iter_mut().enumerate() {
-                        *yk = output_from_spans(g, src, x_off, oy, ox0 + k);
-                    }
-                    continue;
-                };
-                let out = &mut y[ox0..ox0 + n];
-                if n == lanes {
-                    // SAFETY: out holds n == LANES elements.
-                    unsafe { s.store(out.as_mut_ptr(), v) }
-                } else {
-                    // SAFETY: out holds n elements.
-                    unsafe { s.store_n(out.as_mut_ptr(), n, v) }
-                }
+    let blocks = Blocks::new(c, lanes, ow);
+    // SAFETY: IOTA holds 16 >= LANES elements.
+    let iota = unsafe { s.load(IOTA.as_ptr()) };
+    let mut border: [Option<Border<S>>; CACHED] = [None, None, None, None];
+    if c.kw <= MAX_KW {
+        for (slot, x) in border.iter_mut().zip(blocks.border()) {
+            let mut off = [s.none(); MAX_KW];
+            for (j, off) in off.iter_mut().enumerate().take(c.kw) {
+                // Lane k reads column col + k·sw; it is inside the row for lo <= k < hi.
+                let col = (blocks.at(x).0 * c.sw + j * c.dw) as isize - c.pl as isize;
+                let lo = ((-col).max(0) as usize).div_ceil(c.sw).min(16);
+                let hi = ((iw as isize - col).max(0) as usize).div_ceil(c.sw).min(16);
+                let below = s.gt(s.splat(lo as f32), iota);
+                let above = s.gt(iota, s.splat(hi as f32 - 0.5));
+                *off = s.or(below, above);
             }
+            let div = s.splat(1.0);
+            *slot = Some(Border { x, off, div });
         }
     }
+    let mut row_factor = None;
+    let mut buf = [0.0f32; BUF];
+    for p in 0..planes {
+        let mut oy = rows.start;
+        while oy < rows.end {
+            // The border divisors depend on the row through its divisor factor only.
+            let factor = g.rows[oy].div;
+            if row_factor != Some(factor) {
+                row_factor = Some(factor);
+                for b in border.iter_mut().flatten() {
+                    b.div = lane_divisors(s, g, oy, blocks.at(b.x));
+                }
+            }
+            // Up to four rows with the same tap count and divisor factor run together.
+            let mut alike = 1;
+            while alike < 4 && oy + alike < rows.end {
+                let next = g.rows[oy + alike];
+                if next.count != g.rows[oy].count || next.div != factor {
+                    break;
+                }
+                alike += 1;
+            }
+            let at = Rows {
+                x_off: p * g.ih * iw,
+                oy,
+                out: (p * rows.len() + oy - rows.start) * ow,
+            };
+            let ctx = Ctx {
+                s,
+                g,
+                c,
+                src,
+                blocks: &blocks,
+                border: &border,
+            };
+            oy += if alike == 4 {
+                rows_of::<S, K, KW, 4>(&ctx, at, dst, &mut buf)
+            } else if alike >= 2 {
+                rows_of::<S, K, KW, 2>(&ctx, at, dst, &mut buf)
+            } else {
+                rows_of::<S, K, KW, 1>(&ctx, at, dst, &mut buf)
+            };
+        }
+    }
+}
+
+/// What every group of rows needs: the token, the geometry, the column geometry, the input,
+/// the blocks of a row and the prepared border blocks.
+struct Ctx<'a, S: Simd> {
+    s: S,
+    g: &'a WindowGeom,
+    c: &'a Cols,
+    src: &'a [f32],
+    blocks: &'a Blocks,
+    border: &'a [Option<Border<S>>; CACHED],
+}
+
+/// A group of output rows: its plane's offset in `src`, its first row, and the offset of its
+/// output in `dst`.
+#[derive(Clone, Copy)]
+struct Rows {
+    x_off: usize,
+    oy: usize,
+    out: usize,
+}
+
+/// Output rows `oy..oy + R` of one plane, which have the same row tap count and divisor
+/// factor: direct blocks, then prepared border blocks, then the rest. Returns `R`.
+#[inline(always)]
+fn rows_of<S: Simd, const K: u8, const KW: usize, const R: usize>(
+    ctx: &Ctx<'_, S>,
+    Rows { x_off, oy, out }: Rows,
+    dst: &mut [f32],
+    buf: &mut [f32; BUF],
+) -> usize {
+    let Ctx {
+        s,
+        g,
+        c,
+        src,
+        blocks,
+        border,
+    } = *ctx;
+    let (ow, iw) = (g.ow, g.iw);
+    let reach = reach::<S, K>(c);
+    let y = &mut dst[out..out + R * ow];
+    let (_, step, count) = row_taps(g, x_off, oy);
+    // Offset in src of the first input row of each output row, and of the last row read
+    // (nothing is read when count == 0).
+    let mut first = [0; R];
+    for (r, first) in first.iter_mut().enumerate() {
+        *first = row_taps(g, x_off, oy + r).0;
+    }
+    let last = first[R - 1] + count.saturating_sub(1) * step;
+    // The R rows' input rows from column c0 + at (row-major offsets).
+    let rows_at = |at: isize| -> [*const f32; R] {
+        let mut p = [src.as_ptr(); R];
+        for (p, &first) in p.iter_mut().zip(&first) {
+            *p = p.wrapping_offset(first as isize + at);
+        }
+        p
+    };
+    // Direct blocks: column c0 = ox0·sw − pl >= 0 of each row, reach elements.
+    let mut x = blocks.direct.start;
+    if x < blocks.direct.end {
+        let d = s.splat(g.divisor(oy, blocks.at(x).0) as f32);
+        while x < blocks.direct.end {
+            let ox0 = blocks.at(x).0;
+            let c0 = ox0 * c.sw - c.pl;
+            if last + c0 + reach > src.len() {
+                break; // the rest run as border blocks
+            }
+            let mut acc = [s.splat(0.0); R];
+            for i in 0..count {
+                // SAFETY: first[r] + i·step + c0 + reach <= last + c0 + reach <= src.len().
+                unsafe {
+                    add_taps::<S, K, KW, false, R>(
+                        s,
+                        &mut acc,
+                        rows_at((i * step + c0) as isize),
+                        c,
+                        &[],
+                    )
+                };
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                // SAFETY: ox0 + LANES <= ow for a direct block: inside y's row r.
+                unsafe { s.store(y.as_mut_ptr().add(r * ow + ox0), s.div(*acc, d)) };
+            }
+            x += 1;
+        }
+    }
+    let unread = x..blocks.direct.end;
+    // Prepared border blocks, read in place when every read stays inside src.
+    let mut done = [false; CACHED];
+    for (b, done) in border.iter().zip(&mut done) {
+        let Some(b) = b else { break };
+        let (ox0, n) = blocks.at(b.x);
+        let c0 = (ox0 * c.sw) as isize - c.pl as isize;
+        if (first[0] as isize) + c0 < 0 || (last + reach) as isize + c0 > src.len() as isize {
+            continue; // copied below
+        }
+        *done = true;
+        let mut acc = [s.splat(0.0); R];
+        for i in 0..count {
+            // SAFETY: for every r, first[r] + i·step + c0 >= first[0] + c0 >= 0 and
+            // first[r] + i·step + c0 + reach <= last + c0 + reach <= src.len() (checked
+            // above); b.off holds MAX_KW >= kw masks.
+            unsafe {
+                add_taps::<S, K, KW, true, R>(
+                    s,
+                    &mut acc,
+                    rows_at((i * step) as isize + c0),
+                    c,
+                    &b.off,
+                )
+            };
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            store(s, &mut y[r * ow + ox0..][..n], s.div(*acc, b.div));
+        }
+    }
+    // Everything else, row by row: unprepared border blocks and unreadable direct ones.
+    let undone = blocks.border().enumerate();
+    let undone = undone.filter(|&(i, _)| !done.get(i).copied().unwrap_or(false));
+    for x in undone.map(|(_, x)| x).chain(unread) {
+        let (ox0, n) = blocks.at(x);
+        for r in 0..R {
+            let y = &mut y[r * ow + ox0..][..n];
+            if reach > BUF {
+                for (k, yk) in y.iter_mut().enumerate() {
+                    *yk = output_from_spans(g, src, x_off, oy + r, ox0 + k);
+                }
+                continue;
+            }
+            // Copy columns c0..c0 + reach of each input row into buf, zeros outside the row.
+            let c0 = (ox0 * c.sw) as isize - c.pl as isize;
+            let lo = (-c0).clamp(0, reach as isize) as usize;
+            let hi = (iw as isize - c0).clamp(lo as isize, reach as isize) as usize;
+            buf[..lo].fill(0.0);
+            buf[hi..reach].fill(0.0);
+            let mut acc = [s.splat(0.0)];
+            for i in 0..count {
+                // Input column c0 + b sits at buf[b]; lo..hi are the in-bounds ones.
+                let at = (first[r] + i * step) as isize + c0;
+                let from = &src[(at + lo as isize) as usize..(at + hi as isize) as usize];
+                buf[lo..hi].copy_from_slice(from);
+                // SAFETY: buf holds BUF >= reach elements.
+                unsafe { add_taps::<S, K, KW, false, 1>(s, &mut acc, [buf.as_ptr()], c, &[]) };
+            }
+            store(s, y, s.div(acc[0], lane_divisors(s, g, oy + r, (ox0, n))));
+        }
+    }
+    R
+}
+
+/// Stores the first `out.len() <= LANES` lanes of `v`.
+#[inline(always)]
+fn store<S: Simd>(s: S, out: &mut [f32], v: S::V) {
+    if out.len() == S::LANES {
+        // SAFETY: out holds LANES elements.
+        unsafe { s.store(out.as_mut_ptr(), v) }
+    } else {
+        assert!(out.len() < S::LANES);
+        // SAFETY: out holds out.len() elements.
+        unsafe { s.store_n(out.as_mut_ptr(), out.len(), v) }
+    }
+}
+
+/// The divisors of the block's outputs (`n` from `ox0`) in row `oy` as f32 (1.0 in lanes
+/// past the block).
+#[inline(always)]
+fn lane_divisors<S: Simd>(s: S, g: &WindowGeom, oy: usize, (ox0, n): (usize, usize)) -> S::V {
+    let mut d = [1.0f32; 16];
+    for (k, dk) in d.iter_mut().enumerate().take(n) {
+        *dk = g.divisor(oy, ox0 + k) as f32;
+    }
+    // SAFETY: d holds 16 >= LANES elements.
+    unsafe { s.load(d.as_ptr()) }
 }
 
 /// One output from the spans, scalar (for geometries too wide for the border buffer).
@@ -336,20 +606,8 @@ fn adaptive_gather<S: Simd>(
                         acc = s.add(acc, unsafe { s.load(t.as_ptr()) });
                     }
                 }
-                let mut d = [1.0f32; 16];
-                for (k, dk) in d.iter_mut().enumerate().take(n) {
-                    *dk = g.divisor(oy, ox0 + k) as f32;
-                }
-                // SAFETY: d holds 16 >= LANES elements.
-                let v = s.div(acc, unsafe { s.load(d.as_ptr()) });
-                // SAFETY: y[ox0..] holds at least n elements (n == LANES for a full store).
-                unsafe {
-                    if n == lanes {
-                        s.store(y.as_mut_ptr().add(ox0), v)
-                    } else {
-                        s.store_n(y.as_mut_ptr().add(ox0), n, v)
-                    }
-                }
+                let v = s.div(acc, lane_divisors(s, g, oy, (ox0, n)));
+                store(s, &mut y[ox0..ox0 + n], v);
             }
         }
     }

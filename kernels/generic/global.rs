@@ -40,15 +40,17 @@ pub(super) fn nchw<S: Simd>(s: S, reduce: Reduce, job: GlobalNchwJob<'_, f32>) {
     assert!(S::LANES <= PARTS && PARTS.is_multiple_of(S::LANES));
     let GlobalNchwJob { src, dst, plane } = job;
     let src = &src[..dst.len() * plane];
+    // Lanes of the last, partial vector of a plane (the same for every plane).
+    let tail = first_lanes(s, plane % S::LANES);
     match reduce {
         Reduce::Avg => {
             for (i, y) in dst.iter_mut().enumerate() {
-                *y = avg_plane(s, src, i * plane, plane);
+                *y = avg_plane(s, src, i * plane, plane, tail);
             }
         }
         Reduce::Max => {
             for (i, y) in dst.iter_mut().enumerate() {
-                *y = max_plane(s, &src[i * plane..][..plane]);
+                *y = max_plane(s, src, i * plane, plane, tail);
             }
         }
     }
@@ -62,43 +64,49 @@ fn first_lanes<S: Simd>(s: S, n: usize) -> S::M {
     s.gt(s.splat(n as f32), iota)
 }
 
-/// The global average of `src[at..at + n]` in the reference order. Reads nothing outside `src`.
+/// The last `n mod LANES` elements of `src[at..at + n]` as a vector (`tail` = their lanes),
+/// the other lanes `fill`. Reads nothing outside `src`; loads a whole vector when the next plane
+/// follows.
 #[inline(always)]
-fn avg_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize) -> f32 {
+fn load_tail<S: Simd>(s: S, src: &[f32], at: usize, n: usize, tail: S::M, fill: f32) -> S::V {
+    let (from, have) = (at + n / S::LANES * S::LANES, n % S::LANES);
+    assert!(from + have <= src.len());
+    // SAFETY: from + have <= src.len() (asserted), and in the first branch from + LANES too.
+    unsafe {
+        let p = src.as_ptr().add(from);
+        if from + S::LANES <= src.len() {
+            s.select(tail, s.load(p), s.splat(fill))
+        } else {
+            s.load_n(p, have, fill)
+        }
+    }
+}
+
+/// The global average of `src[at..at + n]` in the reference order (`tail`: the lanes of the
+/// plane's last partial vector). Reads nothing outside `src`.
+#[inline(always)]
+fn avg_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize, tail: S::M) -> f32 {
     let lanes = S::LANES;
     let accs = PARTS / lanes;
     assert!(at + n <= src.len());
     let mut acc = [s.splat(0.0); PARTS];
     let p = src[at..].as_ptr();
-    let full = n / PARTS;
-    for i in 0..full {
+    let chunks = n / PARTS;
+    for i in 0..chunks {
         for (a, acc) in acc.iter_mut().enumerate().take(accs) {
-            // SAFETY: 16·i + a·LANES + LANES <= 16·full <= n: inside src[at..at + n].
+            // SAFETY: 16·i + a·LANES + LANES <= 16·chunks <= n: inside src[at..at + n].
             *acc = s.add(*acc, unsafe { s.load(p.add(i * PARTS + a * lanes)) });
         }
     }
-    let rest = n - full * PARTS;
-    if rest > 0 {
-        let tail = full * PARTS;
-        for (a, acc) in acc.iter_mut().enumerate().take(accs) {
-            let have = rest.saturating_sub(a * lanes).min(lanes);
-            if have == 0 {
-                break;
-            }
-            let from = tail + a * lanes;
-            let v = if have == lanes {
-                // SAFETY: from + LANES <= n.
-                unsafe { s.load(p.add(from)) }
-            } else if at + from + lanes <= src.len() {
-                // The next plane follows: load whole and keep the first `have` lanes.
-                // SAFETY: at + from + LANES <= src.len().
-                let v = unsafe { s.load(p.add(from)) };
-                s.select(first_lanes(s, have), v, s.splat(-0.0))
-            } else {
-                // SAFETY: from + have <= n: inside the plane.
-                unsafe { s.load_n(p.add(from), have, -0.0) }
-            };
-            *acc = s.add(*acc, v);
+    // The last n mod 16 pixels: whole vectors, then one partial vector padded with −0.0.
+    // (A constant loop over the accumulators, so that they stay in registers.)
+    for (a, acc) in acc.iter_mut().enumerate().take(accs) {
+        let from = chunks * PARTS + a * lanes;
+        if from + lanes <= n {
+            // SAFETY: from + LANES <= n.
+            *acc = s.add(*acc, unsafe { s.load(p.add(from)) });
+        } else if from < n {
+            *acc = s.add(*acc, load_tail(s, src, at, n, tail, -0.0));
         }
     }
     let mut part = [0.0f32; PARTS];
@@ -106,50 +114,66 @@ fn avg_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize) -> f32 {
         // SAFETY: a·LANES + LANES <= 16 = part.len().
         unsafe { s.store(part.as_mut_ptr().add(a * lanes), *acc) };
     }
-    for width in [8, 4, 2, 1] {
-        for j in 0..width {
-            part[j] += part[j + width];
-        }
-    }
-    part[0] / n as f32
+    fold(&mut part, |a, b| a + b) / n as f32
 }
 
-/// The global maximum of a plane, exactly as the reference's sequential scan.
+/// Folds 16 partial sums in the reference order: `s[j] += s[j + 8]` for `j < 8`, then
+/// `+4`, `+2`, `+1`; returns `s[0]`. (Written as constant loops, which unroll fully.)
 #[inline(always)]
-fn max_plane<S: Simd>(s: S, x: &[f32]) -> f32 {
-    let (lanes, n) = (S::LANES, x.len());
+fn fold<T: Copy>(s: &mut [T; PARTS], add: impl Fn(T, T) -> T) -> T {
+    for j in 0..8 {
+        s[j] = add(s[j], s[j + 8]);
+    }
+    for j in 0..4 {
+        s[j] = add(s[j], s[j + 4]);
+    }
+    for j in 0..2 {
+        s[j] = add(s[j], s[j + 2]);
+    }
+    add(s[0], s[1])
+}
+
+/// The global maximum of `src[at..at + n]`, exactly as the reference's sequential scan
+/// (`tail`: the lanes of the plane's last partial vector). Reads nothing outside `src`.
+#[inline(always)]
+fn max_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize, tail: S::M) -> f32 {
+    let lanes = S::LANES;
+    let x = &src[at..at + n];
     let p = x.as_ptr();
     let ninf = s.splat(f32::NEG_INFINITY);
     let (mut m0, mut m1) = (ninf, ninf);
     let (mut nan0, mut nan1) = (s.none(), s.none());
+    let whole = n / lanes;
     let mut i = 0;
-    while i + 2 * lanes <= n {
-        // SAFETY: i + 2·LANES <= n.
-        let (a, b) = unsafe { (s.load(p.add(i)), s.load(p.add(i + lanes))) };
+    while i + 2 <= whole {
+        // SAFETY: (i + 2)·LANES <= n.
+        let (a, b) = unsafe { (s.load(p.add(i * lanes)), s.load(p.add((i + 1) * lanes))) };
         nan0 = s.or(nan0, s.is_nan(a));
         nan1 = s.or(nan1, s.is_nan(b));
         m0 = s.max(a, m0);
         m1 = s.max(b, m1);
-        i += 2 * lanes;
+        i += 2;
     }
-    while i < n {
-        let have = lanes.min(n - i);
-        // SAFETY: i + have <= n.
-        let a = unsafe { s.load_n(p.add(i), have, f32::NEG_INFINITY) };
+    if i < whole {
+        // SAFETY: (i + 1)·LANES <= n.
+        let a = unsafe { s.load(p.add(i * lanes)) };
         nan0 = s.or(nan0, s.is_nan(a));
         m0 = s.max(a, m0);
-        i += have;
+    }
+    if !n.is_multiple_of(lanes) {
+        let b = load_tail(s, src, at, n, tail, f32::NEG_INFINITY);
+        nan1 = s.or(nan1, s.is_nan(b));
+        m1 = s.max(b, m1);
     }
     if s.any(s.or(nan0, nan1)) {
         // The reference ends on the last NaN of the scan.
         return *x.iter().rev().find(|v| v.is_nan()).unwrap_or(&f32::NAN);
     }
-    let mut lane = [f32::NEG_INFINITY; 16];
+    let mut lane = [f32::NEG_INFINITY; PARTS];
     // SAFETY: lane holds 16 >= LANES elements.
     unsafe { s.store(lane.as_mut_ptr(), s.max(m1, m0)) };
-    let m = lane[..lanes]
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    // No NaN: any order gives the maximum value, up to the sign of a zero.
+    let m = fold(&mut lane, |a, b| if b > a { b } else { a });
     if m == 0.0 {
         // ±0 tie: the reference keeps the first zero.
         return *x.iter().find(|&&v| v == 0.0).unwrap_or(&m);
@@ -256,12 +280,7 @@ fn avg_channels<S: Simd>(
         // SAFETY: pixel 16·full + q < pixels, as above.
         *acc = s.add(*acc, unsafe { load(s, p.add(at), have) });
     }
-    for width in [8, 4, 2, 1] {
-        for j in 0..width {
-            acc[j] = s.add(acc[j], acc[j + width]);
-        }
-    }
-    s.div(acc[0], s.splat(pixels as f32))
+    s.div(fold(&mut acc, |a, b| s.add(a, b)), s.splat(pixels as f32))
 }
 
 /// The global maxima of `B` channel blocks of `have` channels each (`B·have` channels from
