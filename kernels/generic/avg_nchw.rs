@@ -173,15 +173,25 @@ unsafe fn add_taps<S: Simd, const K: u8, const KW: usize, const CLIP: bool, cons
                 }
             }
             _ => {
-                for j in 0..kw {
-                    for r in 0..R {
-                        let mut t = [0.0f32; 16];
-                        let q = p[r].add(j * c.dw);
-                        for (k, v) in t.iter_mut().enumerate().take(S::LANES) {
-                            *v = *q.add(k * c.sw);
+                // Lane by lane in scalar, the lanes held in an array (one round trip through
+                // memory per row instead of one per tap).
+                for r in 0..R {
+                    let mut lanes = [0.0f32; 16];
+                    s.store(lanes.as_mut_ptr(), acc[r]);
+                    let mut keep = [0.0f32; 16];
+                    for j in 0..kw {
+                        if CLIP {
+                            // Lanes outside the row read +0.0: keep[k] = 0 there, else 1.
+                            let one = s.select(*off.get_unchecked(j), zero, s.splat(1.0));
+                            s.store(keep.as_mut_ptr(), one);
                         }
-                        acc[r] = s.add(acc[r], tap(s.load(t.as_ptr()), j));
+                        let q = p[r].add(j * c.dw);
+                        for (k, sum) in lanes.iter_mut().enumerate().take(S::LANES) {
+                            let v = *q.add(k * c.sw);
+                            *sum += if !CLIP || keep[k] != 0.0 { v } else { 0.0 };
+                        }
                     }
+                    acc[r] = s.load(lanes.as_ptr());
                 }
             }
         }
@@ -348,7 +358,7 @@ fn window<S: Simd, const K: u8, const KW: usize>(
                     b.div = lane_divisors(s, g, oy, blocks.at(b.x));
                 }
             }
-            // Up to four rows with the same tap count and divisor factor run together.
+            // Four rows with the same tap count and divisor factor run together.
             let mut alike = 1;
             while alike < 4 && oy + alike < rows.end {
                 let next = g.rows[oy + alike];
@@ -372,8 +382,6 @@ fn window<S: Simd, const K: u8, const KW: usize>(
             };
             oy += if alike == 4 {
                 rows_of::<S, K, KW, 4>(&ctx, at, dst, &mut buf)
-            } else if alike >= 2 {
-                rows_of::<S, K, KW, 2>(&ctx, at, dst, &mut buf)
             } else {
                 rows_of::<S, K, KW, 1>(&ctx, at, dst, &mut buf)
             };
@@ -592,20 +600,19 @@ fn adaptive_gather<S: Simd>(
                 let n = lanes.min(ow - ox0);
                 let bins = &g.cols[ox0..ox0 + n];
                 let widest = bins.iter().map(|b| b.count).max().unwrap_or(0);
-                let mut acc = s.splat(0.0);
+                // The sums lane by lane in scalar; a lane whose bin is exhausted adds +0.0.
+                let mut sum = [0.0f32; 16];
                 for i in 0..count {
                     let row = &src[row0 + i * step..][..g.iw];
                     for j in 0..widest {
-                        let mut t = [0.0f32; 16];
-                        for (tk, b) in t.iter_mut().zip(bins) {
-                            if j < b.count {
-                                *tk = row[b.start + j];
-                            }
+                        for (sum, b) in sum.iter_mut().zip(bins) {
+                            let v = row[(b.start + j).min(g.iw - 1)];
+                            *sum += if j < b.count { v } else { 0.0 };
                         }
-                        // SAFETY: t holds 16 >= LANES elements.
-                        acc = s.add(acc, unsafe { s.load(t.as_ptr()) });
                     }
                 }
+                // SAFETY: sum holds 16 >= LANES elements.
+                let acc = unsafe { s.load(sum.as_ptr()) };
                 let v = s.div(acc, lane_divisors(s, g, oy, (ox0, n)));
                 store(s, &mut y[ox0..ox0 + n], v);
             }
