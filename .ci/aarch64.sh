@@ -75,7 +75,7 @@ step "cargo build --target $TARGET --no-default-features"
 cargo build --target "$TARGET" --no-default-features
 
 step "cargo test --target $TARGET (under qemu)"
-cargo test --target "$TARGET"
+cargo test --no-fail-fast --target "$TARGET"
 
 if [ "$report" -eq 1 ]; then
     step "report --tier all (under qemu: checks outputs; timings are not meaningful)"
