@@ -515,7 +515,11 @@ unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
     // SAFETY (every call): the channel blocks lie within `channels`; each call gets a tile
     // width that `separable_tile` fitted into SEP_BUF for its item size.
     unsafe {
-        if let Some(tw) = separable_tile(g, l, SEP_ITEM) {
+        let tw = separable_tile(g, l, l).expect("checked by the caller");
+        // Wide items only where they need no narrower tiles than single vectors: recomputing
+        // row maxima over more tile halos costs more than wide items save.
+        let wide = separable_tile(g, l, SEP_ITEM).filter(|&w| w == tw);
+        if let Some(tw) = wide {
             let nv = SEP_ITEM / l;
             while c + nv * l <= cx.channels {
                 match nv {
@@ -527,7 +531,6 @@ unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
                 c += nv * l;
             }
         }
-        let tw = separable_tile(g, l, l).expect("checked by the caller");
         while c + l <= cx.channels {
             separable_channels::<S, 1, false>(s, g, cx, c, l, tw, buf);
             c += l;
@@ -777,9 +780,8 @@ unsafe fn hrow<S: Simd, const NV: usize, const MASKED: bool>(
         }
         // Backward pass: suffix maxima within each block, combined with the prefix at
         // ox + kw − 1 into the row maximum of window ox.
-        let mut e = nl;
-        while e > 0 {
-            let b = (e - 1) / kw * kw; // start of the block ending at e
+        let (mut b, mut e) = ((nl - 1) / kw * kw, nl); // the last block
+        loop {
             let mut acc = [neg; NV];
             for q in (b..e).rev() {
                 for (k, a) in acc.iter_mut().enumerate() {
@@ -793,7 +795,10 @@ unsafe fn hrow<S: Simd, const NV: usize, const MASKED: bool>(
                     }
                 }
             }
-            e = b;
+            if b == 0 {
+                break;
+            }
+            (b, e) = (b - kw, b);
         }
     }
     flag
