@@ -515,11 +515,9 @@ unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
     // SAFETY (every call): the channel blocks lie within `channels`; each call gets a tile
     // width that `separable_tile` fitted into SEP_BUF for its item size.
     unsafe {
-        let tw = separable_tile(g, l, l).expect("checked by the caller");
-        // Wide items only where they need no narrower tiles than single vectors: recomputing
-        // row maxima over more tile halos costs more than wide items save.
-        let wide = separable_tile(g, l, SEP_ITEM).filter(|&w| w == tw);
-        if let Some(tw) = wide {
+        // Wide items even where they need narrower tiles: visiting several cache lines of a
+        // pixel at once outweighs recomputing row maxima over more tile halos.
+        if let Some(tw) = separable_tile(g, l, SEP_ITEM) {
             let nv = SEP_ITEM / l;
             while c + nv * l <= cx.channels {
                 match nv {
@@ -531,6 +529,7 @@ unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
                 c += nv * l;
             }
         }
+        let tw = separable_tile(g, l, l).expect("checked by the caller");
         while c + l <= cx.channels {
             separable_channels::<S, 1, false>(s, g, cx, c, l, tw, buf);
             c += l;
