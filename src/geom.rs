@@ -144,10 +144,10 @@ impl WindowGeom {
             ow: r.cols.output,
             kh: if adaptive { 0 } else { r.rows.kernel },
             kw: if adaptive { 0 } else { r.cols.kernel },
-            sh: r.rows.stride.max(1),
-            sw: r.cols.stride.max(1),
-            dh: r.rows.dilation,
-            dw: r.cols.dilation,
+            sh: clamp(r.rows.stride.max(1), &r.rows),
+            sw: clamp(r.cols.stride.max(1), &r.cols),
+            dh: clamp(r.rows.dilation, &r.rows),
+            dw: clamp(r.cols.dilation, &r.cols),
             pt: r.rows.pad_begin,
             pl: r.cols.pad_begin,
             rows,
@@ -159,6 +159,15 @@ impl WindowGeom {
             resolved: *r,
         }
     }
+}
+
+/// Clamps a stride or dilation to the padded extent of its axis. A step that long already
+/// leaves the padded input (a second window or a second tap would start past it), so the
+/// clamped value selects exactly the same taps, and the kernels' index arithmetic stays far from
+/// overflow whatever the parameters.
+fn clamp(step: usize, a: &Axis) -> usize {
+    let padded = a.input.saturating_add(a.pad_begin).saturating_add(a.pad_end);
+    step.min(padded.max(1))
 }
 
 /// The span of window `o` along a window-pooling axis.

@@ -23,9 +23,17 @@ mod nhwc;
 pub fn window_nchw<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
     job.check(g);
     match g.reduce {
+        // Padding past half the kernel arises only from SAME padding with dilation, where a
+        // window can lie far outside the input; those geometries run the reference loops.
+        Reduce::Max if beyond_half_kernel(g) => (super::scalar::F32.window_nchw)(g, job),
         Reduce::Max => max_nchw::run(s, g, job),
         Reduce::Avg => avg_nchw::run(s, g, job),
     }
+}
+
+/// True when a side's padding exceeds half the kernel (SAME padding with dilation only).
+fn beyond_half_kernel(g: &WindowGeom) -> bool {
+    g.kh != 0 && (g.pt > g.kh / 2 || g.pl > g.kw / 2)
 }
 
 /// Window and adaptive pooling, NHWC.
@@ -52,6 +60,7 @@ pub fn global_nhwc<S: Simd>(s: S, reduce: Reduce, job: GlobalNhwcJob<'_, f32>) {
 /// The algorithm [`window_nchw`] / [`window_nhwc`] run for a geometry.
 pub fn describe<S: Simd>(g: &WindowGeom, layout: Layout) -> &'static str {
     match (layout, g.reduce) {
+        (Layout::Nchw, Reduce::Max) if beyond_half_kernel(g) => "reference-dilated-same",
         (Layout::Nchw, Reduce::Max) => max_nchw::describe::<S>(g),
         (Layout::Nchw, Reduce::Avg) => avg_nchw::describe::<S>(g),
         (Layout::Nhwc, _) => nhwc::describe::<S>(g),
