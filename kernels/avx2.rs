@@ -190,4 +190,37 @@ impl Simd for Avx2 {
             ))
         })
     }
+    #[inline(always)]
+    unsafe fn iload(self, p: *const u32) -> __m256i {
+        // SAFETY: the caller guarantees p..p+8 is readable; loadu has no alignment need.
+        unsafe { _mm256_loadu_si256(p.cast()) }
+    }
+    #[inline(always)]
+    unsafe fn load_deinterleave_n(self, p: *const f32, n: usize, fill: f32) -> (__m256, __m256) {
+        let f = self.splat(fill);
+        // SAFETY: masked-off lanes are not accessed (no fault); the caller guarantees p..p+n is
+        // readable, and the second half is only touched when n > 8. The token proves AVX2.
+        unsafe {
+            let ma = lane_mask(self, n);
+            let a = _mm256_blendv_ps(f, _mm256_maskload_ps(p, ma), _mm256_castsi256_ps(ma));
+            let b = if n > 8 {
+                let mb = lane_mask(self, n - 8);
+                let b = _mm256_maskload_ps(p.add(8), mb);
+                _mm256_blendv_ps(f, b, _mm256_castsi256_ps(mb))
+            } else {
+                f
+            };
+            // As in load_deinterleave.
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            (
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                    even,
+                ))),
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                    odd,
+                ))),
+            )
+        }
+    }
 }

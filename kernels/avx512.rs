@@ -181,4 +181,30 @@ impl Simd for Avx512 {
             _mm512_mask_blend_epi32(m, b, a)
         })
     }
+    #[inline(always)]
+    unsafe fn iload(self, p: *const u32) -> __m512i {
+        // SAFETY: the caller guarantees p..p+16 is readable; loadu has no alignment need.
+        unsafe { _mm512_loadu_si512(p.cast()) }
+    }
+    #[inline(always)]
+    unsafe fn load_deinterleave_n(self, p: *const f32, n: usize, fill: f32) -> (__m512, __m512) {
+        // SAFETY: masked-off lanes are not accessed (fault suppression); the caller guarantees
+        // p..p+n is readable, and the second half is only addressed when n > 16.
+        // The token proves AVX-512F.
+        unsafe {
+            let f = _mm512_set1_ps(fill);
+            let a = _mm512_mask_loadu_ps(f, lane_mask(n), p);
+            let b = if n > 16 {
+                _mm512_mask_loadu_ps(f, lane_mask(n - 16), p.add(16))
+            } else {
+                f
+            };
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            (
+                _mm512_permutex2var_ps(a, even, b),
+                _mm512_permutex2var_ps(a, odd, b),
+            )
+        }
+    }
 }

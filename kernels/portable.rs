@@ -132,4 +132,19 @@ impl Simd for Portable {
     fn iselect(self, m: f32x4, a: u32x4, b: u32x4) -> u32x4 {
         m.to_bits().bitselect(a, b)
     }
+    #[inline(always)]
+    unsafe fn iload(self, p: *const u32) -> u32x4 {
+        // SAFETY: the caller guarantees p..p+4 is readable; read_unaligned has no alignment need.
+        u32x4::new(unsafe { core::ptr::read_unaligned(p.cast::<[u32; 4]>()) })
+    }
+    #[inline(always)]
+    unsafe fn load_deinterleave_n(self, p: *const f32, n: usize, fill: f32) -> (f32x4, f32x4) {
+        let mut a = [fill; 8];
+        // SAFETY: the caller guarantees p..p+n is readable; n is capped to 8, a's length.
+        unsafe { core::ptr::copy_nonoverlapping(p, a.as_mut_ptr(), n.min(8)) };
+        (
+            f32x4::new([a[0], a[2], a[4], a[6]]),
+            f32x4::new([a[1], a[3], a[5], a[7]]),
+        )
+    }
 }

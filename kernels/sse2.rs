@@ -177,4 +177,18 @@ impl Simd for Sse2 {
             _mm_or_si128(_mm_and_si128(m, a), _mm_andnot_si128(m, b))
         })
     }
+    #[inline(always)]
+    unsafe fn iload(self, p: *const u32) -> __m128i {
+        // SAFETY: the caller guarantees p..p+4 is readable; loadu has no alignment need.
+        unsafe { _mm_loadu_si128(p.cast()) }
+    }
+    #[inline(always)]
+    unsafe fn load_deinterleave_n(self, p: *const f32, n: usize, fill: f32) -> (__m128, __m128) {
+        let mut buf = [fill; 8];
+        // SAFETY: the caller guarantees p..p+n is readable; n is capped to 8, buf's length.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n.min(8));
+            self.load_deinterleave(buf.as_ptr())
+        }
+    }
 }

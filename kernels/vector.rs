@@ -90,4 +90,39 @@ pub trait Simd: Copy {
         let take = self.or(self.gt(a, acc), self.is_nan(a));
         self.select(take, a, acc)
     }
+
+    /// Loads `LANES` indices from `p` (any alignment).
+    ///
+    /// The default builds the vector lane by lane (correct, slow); every tier overrides it with
+    /// one vector load.
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be readable.
+    #[inline(always)]
+    unsafe fn iload(self, p: *const u32) -> Self::I {
+        let mut acc = self.isplat(0);
+        for k in 0..Self::LANES {
+            let mut one_hot = [0.0f32; 64];
+            one_hot[k] = 1.0;
+            // SAFETY: one_hot holds 64 >= LANES elements.
+            let lane = self.gt(unsafe { self.load(one_hot.as_ptr()) }, self.splat(0.5));
+            // SAFETY: k < LANES and the caller guarantees p..p + LANES is readable.
+            acc = self.iselect(lane, self.isplat(unsafe { *p.add(k) }), acc);
+        }
+        acc
+    }
+    /// [`load_deinterleave`](Self::load_deinterleave) of the first `n < 2·LANES` elements at
+    /// `p`, the missing ones being `fill`. Reads nothing past `p + n`.
+    ///
+    /// # Safety
+    /// `p..p + n` must be readable.
+    #[inline(always)]
+    unsafe fn load_deinterleave_n(self, p: *const f32, n: usize, fill: f32) -> (Self::V, Self::V) {
+        let mut buf = [fill; 128];
+        // SAFETY: the caller guarantees p..p + n is readable; n is capped to 2·LANES <= 128.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n.min(2 * Self::LANES));
+            self.load_deinterleave(buf.as_ptr())
+        }
+    }
 }

@@ -1,16 +1,1674 @@
-//! Max pooling (window and adaptive), NCHW.
+//! Max pooling (window and adaptive), NCHW: vectorized across the output columns of a row.
+//!
+//! Lane `k` of a vector holds output column `ox0 + k` of one output row.
+//!
+//! # Why any grouping of the taps is exact
+//!
+//! Write `f(a, b) = b > a ? b : a` for "`a`, then `b` in scan order" (`s.max(b, a)`). Folding a
+//! window's taps with `f` in row-major order is the reference without NaN, and `f` is
+//! associative: every grouping picks the first (in scan order) of the elements equal to the
+//! maximum, so the value, the sign of a zero maximum and the argmax are the same whatever the
+//! grouping, and overlapping groups are harmless (`f(a, a) = a`). The exact step (`b > a ||
+//! isnan(b) ? b : a`: the last NaN wins) is associative as well. The kernels therefore reduce
+//! each input row horizontally first (the taps of one window row, in order), then combine the
+//! row results of a window top to bottom, and share partial results between outputs freely, as
+//! long as every combination keeps the earlier operand on the left. (Reducing the height first
+//! would change which of two equal elements comes first, so it is never done.)
+//!
+//! # Horizontal: one input row for a block of `L` outputs
+//!
+//! * `S1` (stride 1, any dilation): tap `t = j·dw` of the lanes is one unaligned load at
+//!   `q + t`, `q = ox0 − pl` the first tap of lane 0.
+//! * `S2` (stride 2, dilation 1): `load_deinterleave` at `q + t` gives taps `t` (even elements)
+//!   and `t + 1` (odd elements); an odd window's last tap `t` is the odd half at `q + t − 1`, so
+//!   no load reaches past the block's last tap.
+//! * `Gather` (any other stride or dilation, adaptive bins of unequal widths): the lanes of a
+//!   block inside the row gather tap `j` from `q + k·sw + j·dw`; border blocks gather through
+//!   each output's column span (a lane past its last tap repeats it: `f(a, a) = a`).
+//!
+//! Blocks whose reads lie inside the row read the source in place. Blocks that start left of
+//! column 0 (and all blocks of a row too narrow for any full block) read a stack copy of the
+//! row segment with −∞ in place of the padding; blocks reaching past the row end use masked
+//! loads filled with −∞. The row schemes below prepare the copies of the next few rows ahead, so
+//! that the unaligned loads from a copy never wait on the stores that wrote it. Padding never
+//! wins a strict comparison, so it changes no value; with indices, the lanes of a border block
+//! whose result is −∞ (every in-bounds tap −∞, or no tap) take the index of their first
+//! in-bounds tap (or `NO_INDEX`) from the column spans, as the reference does.
+//!
+//! # Vertical: combining the rows of a window
+//!
+//! Output row `oy` combines the in-bounds input rows of `g.rows[oy]` (no vertical padding).
+//! * `Direct` (windows that share no input row, e.g. 2×2 stride 2, and all gathers): each
+//!   block folds the horizontal results of its rows in registers as they are computed.
+//! * `Ring` (rows shared by several windows, e.g. 3×3 stride 1 or 2): each input row's result
+//!   is computed once per column chunk into a ring of rows on the stack, then folded by every
+//!   output row that uses it.
+//! * `VanHerk` (stride 1, dilation 1, `kh >= VH_MIN`): input rows are cut into blocks of `kh`;
+//!   going down, the prefix `P` of the current block is kept; when a block is complete its
+//!   suffixes `S` are formed going up. The window of rows `r0 ..= r1` is `f(S[r0], P[r1])` (or
+//!   one of them when it lies in one block): three operations per output row whatever `kh`
+//!   (van Herk / Gil–Werman).
+//!
+//! # NaN
+//!
+//! The fast path folds with `s.max`, which ignores NaN, and tests each loaded input vector once
+//! with `is_nan`: tap 0 of an `S1` block (the tap-0 vectors of consecutive blocks tile the row),
+//! the even and odd halves of an `S2` block's first load, each gathered vector, and the few
+//! columns the last block's windows reach past its tap-0 vectors. A flagged unit (an input row
+//! of a chunk in the row schemes, an output row in `Direct`) is recomputed with the exact step;
+//! van Herk combines only windows without a flagged row and folds the others exactly.
+//!
+//! Every output is the same pure function of its window whatever the job's row range, so any
+//! partition of the rows gives identical results.
+
+use core::mem::MaybeUninit;
+use core::ops::Range;
 
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
+use crate::reference::NO_INDEX;
 
-/// Runs the job (its invariants were asserted by the caller).
-#[inline(always)]
-pub(super) fn run<S: Simd>(_s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
-    (crate::kernels::scalar::F32.window_nchw)(g, job)
+/// −∞: the padding, and the value of an empty window.
+const NEG: f32 = f32::NEG_INFINITY;
+/// The most lanes of any tier (AVX-512).
+const MAX_LANES: usize = 16;
+/// Elements of one stack copy of a row segment read by border blocks.
+const LSEG: usize = 1024;
+/// Row-segment copies in flight (the current row and those prepared ahead).
+const NSEG: usize = 4;
+/// Elements of the stack arrays of row results (ring, van Herk), values and indices alike.
+const RBUF: usize = 8192;
+/// Elements of each plane-scheme array: the padded copy, the row results, van Herk's rows.
+const PBUF: usize = 4096;
+/// Elements of the job's stack area, f32 and u32 alike (row schemes: row results and segment
+/// copies; plane scheme: three arrays of `PBUF`).
+const FBUF: usize = 12288;
+/// The most rows a ring (or van Herk's rings) holds; a power of two.
+const MAX_RING: usize = 64;
+/// The most output columns per chunk of the row schemes.
+const CW_MAX: usize = 512;
+/// Window height from which van Herk replaces folding the rows (stride 1, dilation 1).
+const VH_MIN: usize = 6;
+
+/// How one input row is reduced for a block of outputs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Horiz {
+    /// Stride 1: unaligned loads.
+    S1,
+    /// Stride 2, dilation 1: deinterleaving loads.
+    S2,
+    /// Anything else: gathered lanes.
+    Gather,
+}
+
+/// How the rows of a window are combined.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Vert {
+    /// Folded in registers, rows recomputed per output row.
+    Direct,
+    /// Row results computed once into a ring and folded.
+    Ring,
+    /// Row results combined through block prefix and suffix maxima.
+    VanHerk,
+}
+
+/// The algorithm chosen for a geometry, with the column window it runs (for adaptive pooling
+/// with equal column bins, the bins as windows with kernel = stride = `iw / ow`).
+#[derive(Clone, Copy, Debug)]
+struct Cfg {
+    h: Horiz,
+    v: Vert,
+    kw: usize,
+    sw: usize,
+    dw: usize,
+    pl: usize,
+    /// Elements a full block reads, from its lane 0's first tap (`S1`/`S2`).
+    ext: usize,
+    /// Output columns per chunk (row schemes; a multiple of the lanes).
+    cw: usize,
+    /// Rows of the ring (`Ring`), of each of the `T` and `S` rings (`VanHerk`): a power of two.
+    nr: usize,
+    /// Plane scheme (`S1` with `Ring` or `VanHerk` on a plane that fits): the pitch of the
+    /// padded copy; 0 otherwise.
+    pitch: usize,
+}
+
+/// Chooses the algorithm for `g` (deterministic: `describe` reports the same).
+fn choose<S: Simd>(g: &WindowGeom) -> Cfg {
+    let l = S::LANES;
+    let (kw, sw, dw, pl) = if g.kh != 0 {
+        (g.kw, g.sw, g.dw, g.pl)
+    } else if g.iw.is_multiple_of(g.ow) {
+        let k = g.iw / g.ow;
+        (k, k, 1, 0)
+    } else {
+        (0, 0, 1, 0)
+    };
+    let mut h = match (kw, sw, dw) {
+        (0, _, _) => Horiz::Gather,
+        (_, 1, _) => Horiz::S1,
+        (_, 2, 1) => Horiz::S2,
+        _ => Horiz::Gather,
+    };
+    let ext = match h {
+        Horiz::S1 => (kw - 1).saturating_mul(dw).saturating_add(l),
+        Horiz::S2 => (2 * (l - 1)).saturating_add(kw).max(2 * l),
+        Horiz::Gather => 0,
+    };
+    // The row-segment copies of a chunk's border blocks must fit (see chunk_of).
+    if ext.saturating_mul(4).saturating_add(2 * l) > LSEG {
+        h = Horiz::Gather;
+    }
+    let mut cfg = Cfg {
+        h,
+        v: Vert::Direct,
+        kw,
+        sw,
+        dw,
+        pl,
+        ext,
+        cw: 0,
+        nr: 0,
+        pitch: 0,
+    };
+    // Rows are shared between windows when the vertical extent exceeds the stride.
+    let extent = (g.kh.max(1) - 1).saturating_mul(g.dh).saturating_add(1);
+    if h == Horiz::Gather || g.kh == 0 || extent <= g.sh {
+        return cfg;
+    }
+    let wide = g.ow.next_multiple_of(l).min(CW_MAX);
+    if g.sh == 1
+        && g.dh == 1
+        && g.kh >= VH_MIN
+        && g.kh <= MAX_RING / 2
+        && g.rows.iter().all(|r| r.count > 0)
+    {
+        let nr = (2 * g.kh).next_power_of_two();
+        let c = RBUF / (2 * nr + 1) / l * l;
+        if c >= l {
+            (cfg.v, cfg.cw, cfg.nr) = (Vert::VanHerk, wide.min(c), nr);
+        }
+    }
+    if cfg.v == Vert::Direct && extent <= MAX_RING {
+        let nr = extent.next_power_of_two();
+        let c = RBUF / nr / l * l;
+        if c >= l {
+            (cfg.v, cfg.cw, cfg.nr) = (Vert::Ring, wide.min(c), nr);
+        }
+    }
+    if cfg.v != Vert::Direct && h == Horiz::S1 {
+        // The padded copy: every output column's taps and every input column in one row.
+        let pitch = (pl + g.iw).max(g.ow + (kw - 1) * dw);
+        let owr = g.ow.next_multiple_of(l);
+        let fits = plane_len(l, g.ih, pitch, &cfg) + l <= PBUF
+            && (cfg.v != Vert::VanHerk || (cfg.nr + 1) * owr <= PBUF);
+        if fits {
+            (cfg.pitch, cfg.cw) = (pitch, owr);
+        }
+    }
+    cfg
+}
+
+/// Positions of the plane scheme's horizontal sweep over `rows` rows at `pitch`: whole vectors
+/// covering every row's first `ow <= pitch` positions rounded up to `l`.
+fn plane_nz(l: usize, rows: usize, pitch: usize) -> usize {
+    (rows * pitch).next_multiple_of(l) + l
+}
+
+/// Elements of the plane scheme's padded copy of `rows` input rows (all the positions its
+/// sweep reads).
+fn plane_len(l: usize, rows: usize, pitch: usize, cfg: &Cfg) -> usize {
+    plane_nz(l, rows, pitch) + cfg.ext - l
 }
 
 /// The algorithm [`run`] picks for `g`.
-pub(super) fn describe<S: Simd>(_g: &WindowGeom) -> &'static str {
-    "scalar-fallback"
+pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
+    let c = choose::<S>(g);
+    if g.kh == 0 {
+        return "nchw-adaptive";
+    }
+    match (c.h, c.v) {
+        (Horiz::Gather, _) => "nchw-strided",
+        (Horiz::S2, _) => "nchw-s2-deinterleave",
+        (Horiz::S1, Vert::VanHerk) => "nchw-s1-vanherk",
+        (Horiz::S1, _) => "nchw-s1",
+    }
+}
+
+/// Runs the job (its invariants were asserted by the caller).
+#[inline(always)]
+pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
+    let cfg = choose::<S>(g);
+    let NchwJob {
+        src,
+        dst,
+        idx,
+        planes,
+        rows,
+    } = job;
+    // The stack areas, allocated once here (not in each instantiation below).
+    const { assert!(RBUF + NSEG * LSEG <= FBUF && 3 * PBUF <= FBUF) };
+    let mut fa = [MaybeUninit::<f32>::uninit(); FBUF];
+    let mut ua = [MaybeUninit::<u32>::uninit(); FBUF];
+    let b = Bufs {
+        // SAFETY: RBUF + NSEG·LSEG <= FBUF.
+        seg: unsafe { fa.as_mut_ptr().add(RBUF).cast() },
+        rv: fa.as_mut_ptr().cast(),
+        ri: ua.as_mut_ptr().cast(),
+    };
+    match idx {
+        Some(idx) => by_kw::<S, true>(s, g, &cfg, src, dst, idx, planes, rows, &b),
+        None => by_kw::<S, false>(s, g, &cfg, src, dst, &mut [], planes, rows, &b),
+    }
+}
+
+/// Instantiates the kernels for the common window widths (taps fully unrolled).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn by_kw<S: Simd, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    src: &[f32],
+    dst: &mut [f32],
+    idx: &mut [u32],
+    planes: usize,
+    rows: Range<usize>,
+    b: &Bufs,
+) {
+    // (Debug builds skip the specializations: unoptimized code gives every inlined temporary
+    // its own stack slot, and each instantiation would add to the entry point's frame.)
+    match (cfg.h, if cfg!(debug_assertions) { 0 } else { cfg.kw }) {
+        (Horiz::S2, 2) => run_planes::<S, 2, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
+        (Horiz::S2, 3) => run_planes::<S, 3, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
+        (Horiz::S1, 3) => run_planes::<S, 3, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
+        _ => run_planes::<S, 0, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
+    }
+}
+
+/// Raw pointers to the stack buffers of one job (carved from one f32 and one u32 area of
+/// `FBUF`).
+struct Bufs {
+    /// Row-segment copies (`NSEG` slots of `LSEG`).
+    seg: *mut f32,
+    /// Row results, values (`RBUF`); plane scheme: the padded copy, the row results and van
+    /// Herk's rows (`PBUF` each).
+    rv: *mut f32,
+    /// Row results, indices (`RBUF`); plane scheme: the index of each position of the padded
+    /// copy, the row results' indices, van Herk's (`PBUF` each).
+    ri: *mut u32,
+}
+
+/// Every plane of the job, the output rows `rows` of each.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    src: &[f32],
+    dst: &mut [f32],
+    idx: &mut [u32],
+    planes: usize,
+    rows: Range<usize>,
+    b: &Bufs,
+) {
+    const { assert!(S::LANES <= MAX_LANES) };
+    let (plane_in, plane_out) = (g.ih * g.iw, rows.len() * g.ow);
+    // The bounds every pointer below relies on (NchwJob::check asserted them as well).
+    assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
+    assert!(!IDX || idx.len() >= planes * plane_out);
+    assert!(rows.end <= g.oh && g.rows.len() == g.oh && g.cols.len() == g.ow);
+    if rows.is_empty() || g.ow == 0 {
+        return;
+    }
+    let whole = chunk_of(cfg, g.iw, S::LANES, 0, g.ow);
+    let (r_lo, _) = rows_read(g, &rows);
+    if IDX && cfg.pitch > 0 {
+        // SAFETY: the plane scheme's arrays lie inside the areas (choose).
+        unsafe { plane_index_base(g, cfg, r_lo, b.ri) };
+    }
+    for p in 0..planes {
+        // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
+        // dst[p·plane_out ..][.. plane_out] (and idx alike), inside the slices (asserted above).
+        // The kernels read input rows h < ih (spans) at columns < iw, write output rows
+        // rows.start.. of the plane at columns < ow, and the stack buffers within the sizes
+        // choose() checked.
+        unsafe {
+            let x = src.as_ptr().add(p * plane_in);
+            let y = dst.as_mut_ptr().add(p * plane_out);
+            let yi = if IDX {
+                idx.as_mut_ptr().add(p * plane_out)
+            } else {
+                core::ptr::null_mut()
+            };
+            match cfg.v {
+                Vert::Direct => {
+                    for (r, oy) in rows.clone().enumerate() {
+                        let (yv, yi) = (y.add(r * g.ow), yi.wrapping_add(r * g.ow));
+                        let args = (x, oy, yv, yi, b.seg);
+                        if direct_row::<S, KW, IDX, false>(s, g, cfg, &whole, args) {
+                            direct_row::<S, KW, IDX, true>(s, g, cfg, &whole, args);
+                        }
+                    }
+                }
+                _ if cfg.pitch > 0 => plane_run::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
+                Vert::Ring => ring_plane::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
+                Vert::VanHerk => vh_plane::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
+            }
+        }
+    }
+}
+
+/// The first and last input rows the windows of output rows `rows` read (with dilation and
+/// padding, the first row of a window is not monotonic in the output row). `(0, 0)` when no
+/// window has a row.
+fn rows_read(g: &WindowGeom, rows: &Range<usize>) -> (usize, usize) {
+    let spans = g.rows[rows.clone()].iter().filter(|r| r.count > 0);
+    let lo = spans.clone().map(|r| r.start).min().unwrap_or(0);
+    let hi = spans
+        .map(|r| r.start + (r.count - 1) * g.dh)
+        .max()
+        .unwrap_or(0);
+    (lo, hi)
+}
+
+/// One combination step: `v` (later in scan order) against the accumulator `acc` (earlier).
+/// Fast: `v > acc`; exact: `v > acc || isnan(v)`. With `IDX` the index follows the value.
+#[inline(always)]
+fn step<S: Simd, const IDX: bool, const EXACT: bool>(
+    s: S,
+    v: S::V,
+    vi: S::I,
+    acc: &mut S::V,
+    ai: &mut S::I,
+) {
+    if IDX {
+        let take = if EXACT {
+            s.or(s.gt(v, *acc), s.is_nan(v))
+        } else {
+            s.gt(v, *acc)
+        };
+        *acc = s.select(take, v, *acc);
+        *ai = s.iselect(take, vi, *ai);
+    } else if EXACT {
+        *acc = s.max_exact(v, *acc);
+    } else {
+        *acc = s.max(v, *acc);
+    }
+}
+
+/// Stores the first `n` lanes (all when `n >= LANES`) of a result at `yv + at` (and its indices
+/// at `yi + at`).
+///
+/// # Safety
+/// `yv[at .. at + min(n, L))` (and `yi` alike with `IDX`) must be writable.
+#[inline(always)]
+unsafe fn put<S: Simd, const IDX: bool>(
+    s: S,
+    yv: *mut f32,
+    yi: *mut u32,
+    at: usize,
+    n: usize,
+    v: S::V,
+    i: S::I,
+) {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        if n >= S::LANES {
+            s.store(yv.add(at), v);
+            if IDX {
+                s.istore(yi.add(at), i);
+            }
+        } else {
+            s.store_n(yv.add(at), n, v);
+            if IDX {
+                s.istore_n(yi.add(at), n, i);
+            }
+        }
+    }
+}
+
+/// `L` elements at `row + at`; with `MASK`, those at or past `lim` are −∞ and not read.
+///
+/// # Safety
+/// Without `MASK`, `row[at .. at + L)` is readable; with it, `row[at .. lim)` (if any) is.
+#[inline(always)]
+unsafe fn ld<S: Simd, const MASK: bool>(s: S, row: *const f32, lim: usize, at: usize) -> S::V {
+    if MASK && at + S::LANES > lim {
+        if at >= lim {
+            return s.splat(NEG);
+        }
+        // SAFETY: row[at .. lim) is readable (caller).
+        return unsafe { s.load_n(row.add(at), lim - at, NEG) };
+    }
+    // SAFETY: row[at .. at + L) is readable (caller, or inside lim).
+    unsafe { s.load(row.add(at)) }
+}
+
+/// `load_deinterleave` at `row + at`; with `MASK`, elements at or past `lim` are −∞ and not
+/// read.
+///
+/// # Safety
+/// Without `MASK`, `row[at .. at + 2L)` is readable; with it, `row[at .. lim)` (if any) is.
+#[inline(always)]
+unsafe fn ld2<S: Simd, const MASK: bool>(
+    s: S,
+    row: *const f32,
+    lim: usize,
+    at: usize,
+) -> (S::V, S::V) {
+    if MASK && at + 2 * S::LANES > lim {
+        if at >= lim {
+            return (s.splat(NEG), s.splat(NEG));
+        }
+        // SAFETY: row[at .. lim) is readable (caller).
+        return unsafe { s.load_deinterleave_n(row.add(at), lim - at, NEG) };
+    }
+    // SAFETY: row[at .. at + 2L) is readable (caller, or inside lim).
+    unsafe { s.load_deinterleave(row.add(at)) }
+}
+
+/// The horizontal maximum of one input row for the `L` lanes of a block (`S1` or `S2`): lane
+/// `k`'s taps are `row[q + k·sw + t]`, `t = j·dw`. Returns the maximum, `tb + t` for the chosen
+/// tap `t` (`IDX`: the caller adds each lane's first column), and (fast path) the NaN lanes of
+/// the block's primary vectors, which cover `row[q .. q + sw·L)`.
+///
+/// # Safety
+/// Without `MASK`, `row[q .. q + cfg.ext)` is readable; with it, `row[q .. lim)` is, and nothing
+/// at or past `lim` is read (those taps are −∞).
+#[inline(always)]
+unsafe fn taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool, const MASK: bool>(
+    s: S,
+    cfg: &Cfg,
+    row: *const f32,
+    lim: usize,
+    q: usize,
+    tb: u32,
+) -> (S::V, S::I, S::M) {
+    let kw = if KW > 0 { KW } else { cfg.kw };
+    let mut ai = s.isplat(tb);
+    // SAFETY (all loads): S1 reads row[q + t .. q + t + L) for t <= (kw − 1)·dw, S2 reads
+    // row[q + t' .. q + t' + 2L) for t' <= kw − 2 (or t' = 0): all inside row[q .. q + ext)
+    // (ext = (kw − 1)·dw + L, resp. max(2(L − 1) + kw, 2L)), or masked at lim.
+    unsafe {
+        if cfg.h == Horiz::S1 {
+            let mut acc = ld::<S, MASK>(s, row, lim, q);
+            let nan = if EXACT { s.none() } else { s.is_nan(acc) };
+            for j in 1..kw {
+                let t = j * cfg.dw;
+                let v = ld::<S, MASK>(s, row, lim, q + t);
+                step::<S, IDX, EXACT>(s, v, tsplat(s, tb, t), &mut acc, &mut ai);
+            }
+            (acc, ai, nan)
+        } else {
+            let (e, o) = ld2::<S, MASK>(s, row, lim, q);
+            let nan = if EXACT {
+                s.none()
+            } else {
+                s.or(s.is_nan(e), s.is_nan(o))
+            };
+            let mut acc = e;
+            if kw > 1 {
+                step::<S, IDX, EXACT>(s, o, tsplat(s, tb, 1), &mut acc, &mut ai);
+            }
+            let mut t = 2;
+            while t + 1 < kw {
+                let (e, o) = ld2::<S, MASK>(s, row, lim, q + t);
+                step::<S, IDX, EXACT>(s, e, tsplat(s, tb, t), &mut acc, &mut ai);
+                step::<S, IDX, EXACT>(s, o, tsplat(s, tb, t + 1), &mut acc, &mut ai);
+                t += 2;
+            }
+            if t < kw {
+                let (_, o) = ld2::<S, MASK>(s, row, lim, q + t - 1);
+                step::<S, IDX, EXACT>(s, o, tsplat(s, tb, t), &mut acc, &mut ai);
+            }
+            (acc, ai, nan)
+        }
+    }
+}
+
+/// `tb + t` in every lane.
+#[inline(always)]
+fn tsplat<S: Simd>(s: S, tb: u32, t: usize) -> S::I {
+    s.isplat(tb.wrapping_add(t as u32))
+}
+
+/// Lane `k` holds `q + k·sw` (wrapping): the first tap column of each lane of a block.
+#[inline(always)]
+fn lane_cols<S: Simd>(s: S, cfg: &Cfg, q: isize) -> S::I {
+    s.iadd(s.isplat(q as u32), s.iota(cfg.sw as u32))
+}
+
+/// `Gather` for a block of `L` outputs whose windows lie inside the row (window pooling): lane
+/// `k`'s taps are `row[q + k·sw + j·dw]`, gathered tap by tap. Returns as [`taps`].
+///
+/// # Safety
+/// `row[q + (L − 1)·sw + (kw − 1)·dw]` is readable (and everything from `row[q]` to it).
+#[inline(always)]
+unsafe fn gather_reg<S: Simd, const IDX: bool, const EXACT: bool>(
+    s: S,
+    cfg: &Cfg,
+    row: *const f32,
+    q: usize,
+    tb: u32,
+) -> (S::V, S::I, S::M) {
+    let mut acc = s.splat(NEG);
+    let mut ai = s.isplat(tb);
+    let mut nan = s.none();
+    for j in 0..cfg.kw {
+        let t = j * cfg.dw;
+        let mut vb = [NEG; MAX_LANES];
+        for (k, v) in vb.iter_mut().enumerate().take(S::LANES) {
+            // SAFETY: q + k·sw + t <= q + (L − 1)·sw + (kw − 1)·dw (caller).
+            *v = unsafe { *row.add(q + k * cfg.sw + t) };
+        }
+        // SAFETY: vb holds MAX_LANES >= L elements.
+        let v = unsafe { s.load(vb.as_ptr()) };
+        if !EXACT {
+            nan = s.or(nan, s.is_nan(v));
+        }
+        if j == 0 {
+            acc = v;
+        } else {
+            let vi = s.isplat(tb.wrapping_add(t as u32));
+            step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
+        }
+    }
+    (acc, ai, nan)
+}
+
+/// `Gather` through the column spans for the block of outputs `ox0 .. ox0 + m` (borders,
+/// adaptive bins), with the flat index `hb + column` of each chosen tap (`IDX`) and the NaN
+/// lanes of the gathered vectors (fast path). Lanes past `m`, and lanes whose span is empty,
+/// are −∞ with `NO_INDEX`.
+///
+/// # Safety
+/// `row[0 .. iw)` is readable and every span of `g.cols[ox0 .. ox0 + m]` lies in it.
+#[inline(always)]
+unsafe fn gather<S: Simd, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    row: *const f32,
+    hb: u32,
+    ox0: usize,
+    m: usize,
+) -> (S::V, S::I, S::M) {
+    let spans = &g.cols[ox0..ox0 + m];
+    let kmax = spans.iter().map(|c| c.count).max().unwrap_or(0);
+    let mut acc = s.splat(NEG);
+    let mut ai = s.isplat(NO_INDEX);
+    let mut nan = s.none();
+    for i in 0..kmax {
+        let mut vb = [NEG; MAX_LANES];
+        let mut ib = [NO_INDEX; MAX_LANES];
+        for (k, c) in spans.iter().enumerate() {
+            if c.count > 0 {
+                let col = c.start + i.min(c.count - 1) * g.dw;
+                // SAFETY: col is an in-bounds tap of the span (planner invariant).
+                vb[k] = unsafe { *row.add(col) };
+                ib[k] = hb.wrapping_add(col as u32);
+            }
+        }
+        // SAFETY: vb and ib hold MAX_LANES >= L elements.
+        let (v, vi) = unsafe {
+            (
+                s.load(vb.as_ptr()),
+                if IDX {
+                    s.iload(ib.as_ptr())
+                } else {
+                    s.isplat(0)
+                },
+            )
+        };
+        if !EXACT {
+            nan = s.or(nan, s.is_nan(v));
+        }
+        if i == 0 {
+            acc = v;
+            ai = vi;
+        } else {
+            step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
+        }
+    }
+    (acc, ai, nan)
+}
+
+/// Gives the lanes of a border block whose row result `v` is −∞ the index of their first
+/// in-bounds tap in the row (`hb + span start`), or `NO_INDEX` for an empty span: the padding
+/// may have been chosen there (a −∞ that came first).
+#[inline(always)]
+fn fix<S: Simd>(s: S, g: &WindowGeom, hb: u32, ox0: usize, v: S::V, i: S::I) -> S::I {
+    let low = s.select(s.gt(v, s.splat(NEG)), s.splat(0.0), s.splat(1.0));
+    if !s.any(s.gt(low, s.splat(0.0))) {
+        return i;
+    }
+    let mut vb = [0.0f32; MAX_LANES];
+    let mut ib = [0u32; MAX_LANES];
+    // SAFETY: vb and ib hold MAX_LANES >= L elements.
+    unsafe {
+        s.store(vb.as_mut_ptr(), v);
+        s.istore(ib.as_mut_ptr(), i);
+    }
+    for k in 0..S::LANES {
+        let ox = ox0 + k;
+        if ox < g.ow && vb[k] == NEG {
+            let c = g.cols[ox];
+            ib[k] = if c.count == 0 {
+                NO_INDEX
+            } else {
+                hb.wrapping_add(c.start as u32)
+            };
+        }
+    }
+    // SAFETY: ib holds MAX_LANES >= L elements.
+    unsafe { s.iload(ib.as_ptr()) }
+}
+
+/// True when a NaN is among `row[lo .. hi)`.
+///
+/// # Safety
+/// `row[lo .. hi)` is readable.
+#[inline(always)]
+unsafe fn any_nan(row: *const f32, lo: usize, hi: usize) -> bool {
+    // SAFETY: as the caller guarantees.
+    (lo..hi).any(|c| unsafe { *row.add(c) }.is_nan())
+}
+
+/// True when a NaN is among the columns that the windows of the outputs just before `end` read
+/// past the primary vectors of their blocks (`S1`/`S2`): `end·sw − pl ..` their last tap.
+///
+/// # Safety
+/// `row[0 .. iw)` is readable.
+#[inline(always)]
+unsafe fn tail_nan(cfg: &Cfg, row: *const f32, iw: usize, end: usize) -> bool {
+    let lo = (end * cfg.sw).saturating_sub(cfg.pl);
+    let hi = ((end - 1) * cfg.sw + (cfg.kw - 1) * cfg.dw + 1).saturating_sub(cfg.pl);
+    // SAFETY: the range is clipped to the row.
+    unsafe { any_nan(row, lo, hi.min(iw)) }
+}
+
+/// Copies the input columns `q .. q + len` of a row to `buf`, −∞ for columns outside
+/// `0 .. iw`, so that border blocks can run over `buf` as full blocks.
+///
+/// # Safety
+/// `row[0 .. iw)` is readable, `buf[0 .. len rounded up to L)` writable.
+#[inline(always)]
+unsafe fn seg_copy<S: Simd>(s: S, row: *const f32, iw: usize, q: isize, len: usize, buf: *mut f32) {
+    let l = S::LANES;
+    // SAFETY: stores stay below len rounded up to L; loads read columns lo .. hi inside the
+    // row, stored at buf[lo − q .. hi − q) inside len.
+    unsafe {
+        let lo = q.max(0) as usize;
+        let hi = (q + len as isize).clamp(0, iw as isize) as usize;
+        let first = (lo as isize - q) as usize; // buf position of column lo
+        let mut t = 0;
+        while t < first.min(len) {
+            s.store(buf.add(t), s.splat(NEG));
+            t += l;
+        }
+        let mut c = lo;
+        while c < hi {
+            let k = (hi - c).min(l);
+            let v = if k == l {
+                s.load(row.add(c))
+            } else {
+                s.load_n(row.add(c), k, NEG)
+            };
+            s.store(buf.add(c - lo + first), v);
+            c += l;
+        }
+        let mut t = if hi > lo {
+            first + (hi - lo).next_multiple_of(l)
+        } else {
+            t
+        };
+        while t < len {
+            s.store(buf.add(t), s.splat(NEG));
+            t += l;
+        }
+    }
+}
+
+/// A column chunk `c0 .. c1` cut into `nb` blocks of `L` outputs (`S1`/`S2`): blocks `0 .. nl`
+/// start left of column 0, `nl .. nf` read inside the row, `nf .. nb` read past its end. In the
+/// row schemes, blocks `0 .. lb` run over a stack copy of the row's columns `q0 .. q0 + llen`
+/// (`q0` the first tap of output `c0`), blocks `rb .. nb` over a copy of the columns from block
+/// `rb`'s first tap, `rlen` long, placed `roff` after the first: all blocks over the first copy
+/// when none is full and it fits, else the left and the right blocks.
+#[derive(Clone, Copy)]
+struct Chunk {
+    c0: usize,
+    c1: usize,
+    nb: usize,
+    nl: usize,
+    nf: usize,
+    lb: usize,
+    llen: usize,
+    rb: usize,
+    rlen: usize,
+    roff: usize,
+    q0: isize,
+}
+
+fn chunk_of(cfg: &Cfg, iw: usize, l: usize, c0: usize, c1: usize) -> Chunk {
+    let nb = (c1 - c0).div_ceil(l);
+    let step = l * cfg.sw.max(1);
+    // Block b reads row[q_b .. q_b + ext), q_b = (c0 + b·l)·sw − pl.
+    let nl = cfg.pl.saturating_sub(c0 * cfg.sw).div_ceil(step).min(nb);
+    // Full: q_b >= 0 and q_b + ext <= iw, i.e. (c0 + b·l)·sw <= iw + pl − ext.
+    let room = (iw + cfg.pl)
+        .checked_sub(cfg.ext)
+        .and_then(|r| r.checked_sub(c0 * cfg.sw));
+    let nf = match room {
+        Some(room) => (room / step + 1).clamp(nl, nb),
+        None => nl,
+    };
+    // Blocks b0 .. b1 read ext past the first tap of b0 and (b1 − b0 − 1) blocks more.
+    let len = |b0: usize, b1: usize| {
+        if b1 > b0 {
+            (b1 - b0 - 1) * step + cfg.ext
+        } else {
+            0
+        }
+    };
+    let (lb, rb) = if nf == nl && len(0, nb) + l <= LSEG {
+        (nb, nb)
+    } else {
+        (nl, nf)
+    };
+    let (llen, rlen) = (len(0, lb), len(rb, nb));
+    let roff = llen.next_multiple_of(l);
+    // A left copy reaches at most pl <= ext left of the row, a right one starts less than ext
+    // before its end (every output's window starts inside the row or its left padding), so
+    // each is under 2·ext + L and both fit in LSEG (choose: 4·ext + 2L <= LSEG).
+    debug_assert!(roff + rlen + l <= LSEG || cfg.sw == 0);
+    Chunk {
+        c0,
+        c1,
+        nb,
+        nl,
+        nf,
+        lb,
+        llen,
+        rb,
+        rlen,
+        roff,
+        q0: (c0 * cfg.sw) as isize - cfg.pl as isize,
+    }
+}
+
+/// Horizontal maxima of the blocks `b0 .. b1` of the chunk `ch` of the row with flat base `tb`,
+/// reading block `b` at `src + sq + (b − b0)·L·sw` (full blocks), stored to `tv`/`ti` at `b·L`.
+/// `pad`: the blocks may touch the padding (indices are fixed up). Returns the NaN lanes (fast
+/// path).
+///
+/// # Safety
+/// Each block's reads are readable as [`taps`] requires; `tv`/`ti` hold `b1·L`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hrun<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    (src, sq): (*const f32, usize),
+    (b0, b1): (usize, usize),
+    (ch, tb, pad): (&Chunk, u32, bool),
+    tv: *mut f32,
+    ti: *mut u32,
+) -> S::M {
+    let l = S::LANES;
+    let mut nan = s.none();
+    for b in b0..b1 {
+        let off = sq + (b - b0) * l * cfg.sw;
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let (v, t, n) = taps::<S, KW, IDX, EXACT, false>(s, cfg, src, 0, off, tb);
+            if !EXACT {
+                nan = s.or(nan, n);
+            }
+            s.store(tv.add(b * l), v);
+            if IDX {
+                let q = ch.q0 + (b * l * cfg.sw) as isize;
+                let i = s.iadd(t, lane_cols(s, cfg, q));
+                let i = if pad {
+                    fix(s, g, tb, ch.c0 + b * l, v, i)
+                } else {
+                    i
+                };
+                s.istore(ti.add(b * l), i);
+            }
+        }
+    }
+    nan
+}
+
+/// `Direct`: output row `oy`, every column (`ch`: the whole row); each block folds its rows'
+/// horizontal maxima in registers. Returns true (fast path) when the row must be recomputed
+/// exactly.
+///
+/// # Safety
+/// `plane` is an input plane, `oy < oh`, `yv[0 .. ow)` (and `yi` with `IDX`) writable, `seg`
+/// holds `LSEG`.
+#[inline(always)]
+unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    ch: &Chunk,
+    (plane, oy, yv, yi, seg): (*const f32, usize, *mut f32, *mut u32, *mut f32),
+) -> bool {
+    let l = S::LANES;
+    let (iw, ow) = (g.iw, g.ow);
+    let rs = g.rows[oy];
+    if rs.count == 0 {
+        // SAFETY: yv[0 .. ow) writable.
+        unsafe { fill_empty::<S, IDX>(s, ow, yv, yi) };
+        return false;
+    }
+    let (h0, rstep) = (rs.start * iw, g.dh * iw);
+    let mut nan = s.none();
+    // SAFETY (whole body): rows start + r·dh < ih (span); the blocks' reads are placed as
+    // taps / gather_reg / gather require by chunk_of and the checks below; stores write at most
+    // ow − ox0 lanes at ox0 < ow.
+    unsafe {
+        if cfg.h == Horiz::Gather {
+            let last = (l - 1) * cfg.sw + (cfg.kw.max(1) - 1) * cfg.dw;
+            let mut ox0 = 0;
+            while ox0 < ow {
+                let m = (ow - ox0).min(l);
+                let q = (ox0 * cfg.sw) as isize - cfg.pl as isize;
+                let regular = g.kh != 0 && m == l && q >= 0 && q as usize + last < iw;
+                let (mut acc, mut ai) = (s.splat(NEG), s.isplat(NO_INDEX));
+                for r in 0..rs.count {
+                    let hb = h0 + r * rstep;
+                    let row = plane.add(hb);
+                    let (v, i, n) = if regular {
+                        let (v, t, n) =
+                            gather_reg::<S, IDX, EXACT>(s, cfg, row, q as usize, hb as u32);
+                        (v, t, n)
+                    } else {
+                        gather::<S, IDX, EXACT>(s, g, row, hb as u32, ox0, m)
+                    };
+                    if !EXACT {
+                        nan = s.or(nan, n);
+                    }
+                    if r == 0 {
+                        (acc, ai) = (v, i);
+                    } else {
+                        step::<S, IDX, EXACT>(s, v, i, &mut acc, &mut ai);
+                    }
+                }
+                if IDX && regular {
+                    ai = s.iadd(ai, lane_cols(s, cfg, q));
+                }
+                put::<S, IDX>(s, yv, yi, ox0, ow - ox0, acc, ai);
+                ox0 += l;
+            }
+            return !EXACT && s.any(nan);
+        }
+        for b in 0..ch.nb {
+            let ox0 = b * l;
+            let q = ch.q0 + (b * l * cfg.sw) as isize;
+            let (mut acc, mut ai) = (s.splat(NEG), s.isplat(NO_INDEX));
+            if b >= ch.nl && b < ch.nf {
+                // Full block: every row in place; the lanes' columns are added once.
+                for r in 0..rs.count {
+                    let hb = h0 + r * rstep;
+                    let (v, t, n) = taps::<S, KW, IDX, EXACT, false>(
+                        s,
+                        cfg,
+                        plane.add(hb),
+                        0,
+                        q as usize,
+                        hb as u32,
+                    );
+                    if !EXACT {
+                        nan = s.or(nan, n);
+                    }
+                    if r == 0 {
+                        (acc, ai) = (v, t);
+                    } else {
+                        step::<S, IDX, EXACT>(s, v, t, &mut acc, &mut ai);
+                    }
+                }
+                if IDX {
+                    ai = s.iadd(ai, lane_cols(s, cfg, q));
+                }
+            } else {
+                // Border block: left blocks read a copy of the row start (nothing masked
+                // there), right blocks are masked at the row end; whole indices per row,
+                // fixed up.
+                for r in 0..rs.count {
+                    let hb = h0 + r * rstep;
+                    let row = plane.add(hb);
+                    let (src, lim, at) = if b < ch.nl {
+                        seg_copy(s, row, iw, q, cfg.ext, seg);
+                        (seg as *const f32, cfg.ext, 0)
+                    } else {
+                        (row, iw, q as usize)
+                    };
+                    let (v, t, n) =
+                        taps::<S, KW, IDX, EXACT, true>(s, cfg, src, lim, at, hb as u32);
+                    if !EXACT {
+                        nan = s.or(nan, n);
+                    }
+                    let i = if IDX {
+                        fix(s, g, hb as u32, ox0, v, s.iadd(t, lane_cols(s, cfg, q)))
+                    } else {
+                        t
+                    };
+                    if r == 0 {
+                        (acc, ai) = (v, i);
+                    } else {
+                        step::<S, IDX, EXACT>(s, v, i, &mut acc, &mut ai);
+                    }
+                }
+            }
+            put::<S, IDX>(s, yv, yi, ox0, ow - ox0, acc, ai);
+        }
+        if !EXACT {
+            for r in 0..rs.count {
+                if tail_nan(cfg, plane.add(h0 + r * rstep), iw, ow) {
+                    return true;
+                }
+            }
+        }
+    }
+    !EXACT && s.any(nan)
+}
+
+/// Row-segment copies prepared ahead for the rows of one chunk (row schemes): slot
+/// `h mod NSEG` holds row `h`'s copy when `held[slot] == h`.
+struct Segs {
+    held: [usize; NSEG],
+    /// The next row whose copy may be prepared ahead.
+    next: usize,
+    /// The last row of the job's windows.
+    last: usize,
+    /// Rows are computed in increasing order (preparing ahead pays).
+    ahead: bool,
+}
+
+impl Segs {
+    fn new(first: usize, last: usize, ahead: bool) -> Self {
+        Segs {
+            held: [usize::MAX; NSEG],
+            next: first,
+            last,
+            ahead,
+        }
+    }
+}
+
+/// Writes row `h`'s copies for the border blocks of the chunk `ch` to the slot `seg`.
+///
+/// # Safety
+/// `h < ih`; `seg` holds `LSEG` (chunk_of).
+#[inline(always)]
+unsafe fn seg_prep<S: Simd>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    ch: &Chunk,
+    plane: *const f32,
+    h: usize,
+    seg: *mut f32,
+) {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        let row = plane.add(h * g.iw);
+        if ch.lb > 0 {
+            seg_copy(s, row, g.iw, ch.q0, ch.llen, seg);
+        }
+        if ch.rb < ch.nb {
+            let q = ch.q0 + (ch.rb * S::LANES * cfg.sw) as isize;
+            seg_copy(s, row, g.iw, q, ch.rlen, seg.add(ch.roff));
+        }
+    }
+}
+
+/// The horizontal maxima of input row `h` for the chunk `ch`, stored at `tv` (`ti`): full
+/// vectors, `c1 − c0` rounded up to `L`. Returns true when a NaN was seen (the stored results
+/// are then the exact ones). Prepares the segment copies of the next rows.
+///
+/// # Safety
+/// `h <= segs.last < ih`, `ch` a chunk of at most `cfg.cw` outputs, `tv`/`ti` hold `cfg.cw`;
+/// `segs` was made for this chunk.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hrow<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    ch: &Chunk,
+    plane: *const f32,
+    h: usize,
+    (tv, ti): (*mut f32, *mut u32),
+    b: &Bufs,
+    segs: &mut Segs,
+) -> bool {
+    // SAFETY: as the caller guarantees; copies go to slots LSEG apart inside NSEG·LSEG, each
+    // of ch.len <= LSEG − L elements (chunk_of; choose bounds a left segment: 2·ext + 2L <=
+    // LSEG); rows prepared ahead are <= segs.last < ih.
+    unsafe {
+        let slot = |r: usize| b.seg.add((r % NSEG) * LSEG);
+        if ch.lb > 0 || ch.rb < ch.nb {
+            if segs.held[h % NSEG] != h {
+                seg_prep(s, g, cfg, ch, plane, h, slot(h));
+                segs.held[h % NSEG] = h;
+            }
+            if segs.ahead {
+                segs.next = segs.next.max(h + 1);
+                while segs.next <= segs.last.min(h + NSEG - 1) {
+                    let r = segs.next;
+                    seg_prep(s, g, cfg, ch, plane, r, slot(r));
+                    segs.held[r % NSEG] = r;
+                    segs.next += 1;
+                }
+            }
+        }
+        let seg = slot(h);
+        let nan = hrow_taps::<S, KW, IDX, false>(s, g, cfg, ch, plane, h, tv, ti, seg);
+        if nan {
+            hrow_taps::<S, KW, IDX, true>(s, g, cfg, ch, plane, h, tv, ti, seg);
+        }
+        nan
+    }
+}
+
+/// [`hrow`] through the block kernels: the left and right blocks over the prepared copies in
+/// `seg`, the full blocks in place.
+///
+/// # Safety
+/// As [`hrow`]; `seg` holds row `h`'s copies for this chunk.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hrow_taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    ch: &Chunk,
+    plane: *const f32,
+    h: usize,
+    tv: *mut f32,
+    ti: *mut u32,
+    seg: *const f32,
+) -> bool {
+    let l = S::LANES;
+    let iw = g.iw;
+    let tb = (h * iw) as u32;
+    let mut nan = s.none();
+    // SAFETY: h < ih; the copies hold llen / rlen elements read by their blocks; full blocks
+    // (q >= 0, q + ext <= iw) read inside the row; tv/ti hold nb·L <= cw.
+    unsafe {
+        let row = plane.add(h * iw);
+        let full = (ch.q0 + (ch.lb * l * cfg.sw) as isize) as usize;
+        // (source, offset of the region's first block in it, blocks, may touch the padding)
+        let regions = [
+            (seg, 0, 0, ch.lb, true),
+            (row, full, ch.lb, ch.rb, false),
+            (seg.wrapping_add(ch.roff), 0, ch.rb, ch.nb, true),
+        ];
+        for (src, sq, b0, b1, pad) in regions {
+            if b0 < b1 {
+                let n = hrun::<S, KW, IDX, EXACT>(
+                    s,
+                    g,
+                    cfg,
+                    (src, sq),
+                    (b0, b1),
+                    (ch, tb, pad),
+                    tv,
+                    ti,
+                );
+                nan = s.or(nan, n);
+            }
+        }
+        !EXACT && (s.any(nan) || tail_nan(cfg, row, iw, ch.c1))
+    }
+}
+
+/// Folds the row results at offsets `offs` (top to bottom) of `tv` (`ti`) over `w` columns into
+/// the output row `yv` (`yi`).
+///
+/// # Safety
+/// Each `tv[o .. o + w rounded up to L)` was written; `yv[0 .. w)` (`yi`) writable.
+#[inline(always)]
+unsafe fn vfold<S: Simd, const IDX: bool, const EXACT: bool>(
+    s: S,
+    tv: *const f32,
+    ti: *const u32,
+    offs: &[usize],
+    w: usize,
+    yv: *mut f32,
+    yi: *mut u32,
+) {
+    let mut x = 0;
+    while x < w {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let o = offs[0] + x;
+            let mut acc = s.load(tv.add(o));
+            let mut ai = if IDX { s.iload(ti.add(o)) } else { s.isplat(0) };
+            for &o in &offs[1..] {
+                let v = s.load(tv.add(o + x));
+                let vi = if IDX {
+                    s.iload(ti.add(o + x))
+                } else {
+                    s.isplat(0)
+                };
+                step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
+            }
+            put::<S, IDX>(s, yv, yi, x, w - x, acc, ai);
+        }
+        x += S::LANES;
+    }
+}
+
+/// Writes −∞ (`NO_INDEX`) to `yv[0 .. w)` (`yi`): an output row whose windows have no row.
+///
+/// # Safety
+/// `yv[0 .. w)` (`yi`) writable.
+#[inline(always)]
+unsafe fn fill_empty<S: Simd, const IDX: bool>(s: S, w: usize, yv: *mut f32, yi: *mut u32) {
+    let mut x = 0;
+    while x < w {
+        // SAFETY: as the caller guarantees.
+        unsafe { put::<S, IDX>(s, yv, yi, x, w - x, s.splat(NEG), s.isplat(NO_INDEX)) };
+        x += S::LANES;
+    }
+}
+
+/// `Ring`: output rows `rows` of one plane, column chunk by column chunk; each needed input
+/// row's result is computed once into slot `h mod nr` and folded by the output rows using it.
+///
+/// # Safety
+/// `plane` is an input plane; `y` (`yi`) is output row `rows.start` of the plane's output,
+/// `rows.len()` rows of `ow` writable.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn ring_plane<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    plane: *const f32,
+    rows: Range<usize>,
+    y: *mut f32,
+    yi: *mut u32,
+    b: &Bufs,
+) {
+    let (mask, cw, ow) = (cfg.nr - 1, cfg.cw, g.ow);
+    let (first, end) = rows_read(g, &rows);
+    let mut c0 = 0;
+    while c0 < ow {
+        let c1 = (c0 + cw).min(ow);
+        let ch = chunk_of(cfg, g.iw, S::LANES, c0, c1);
+        let mut held = [usize::MAX; MAX_RING];
+        let mut flag = [false; MAX_RING];
+        let mut segs = Segs::new(first, end, g.dh == 1);
+        for oy in rows.clone() {
+            let rs = g.rows[oy];
+            let at = (oy - rows.start) * ow + c0;
+            let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
+            let mut offs = [0usize; MAX_RING];
+            let mut exact = false;
+            for (r, o) in offs.iter_mut().enumerate().take(rs.count) {
+                let h = rs.start + r * g.dh;
+                let slot = h & mask;
+                if held[slot] != h {
+                    // SAFETY: h <= end < ih; slot < nr and nr·cw <= RBUF (choose).
+                    flag[slot] = unsafe {
+                        let t = (b.rv.add(slot * cw), b.ri.add(slot * cw));
+                        hrow::<S, KW, IDX>(s, g, cfg, &ch, plane, h, t, b, &mut segs)
+                    };
+                    held[slot] = h;
+                }
+                exact |= flag[slot];
+                *o = slot * cw;
+            }
+            // SAFETY: the slots of the span's rows hold their results (the span's rows lie
+            // within nr consecutive rows, so in distinct slots); yv/yr has c1 − c0 columns.
+            unsafe {
+                let offs = &offs[..rs.count];
+                if rs.count == 0 {
+                    fill_empty::<S, IDX>(s, c1 - c0, yv, yr);
+                } else if exact {
+                    vfold::<S, IDX, true>(s, b.rv, b.ri, offs, c1 - c0, yv, yr);
+                } else {
+                    vfold::<S, IDX, false>(s, b.rv, b.ri, offs, c1 - c0, yv, yr);
+                }
+            }
+        }
+        c0 = c1;
+    }
+}
+
+/// Van Herk over the rows of one column chunk of `w` outputs (stride 1, dilation 1). Input
+/// rows are pushed in order from `r_lo`, cut into blocks of `kh` rows; `P` is the prefix of the
+/// current block up to the last row pushed, `S` (suffix maxima within a block, formed when the
+/// block is complete or the last row is pushed) a ring of `nr >= 2·kh` rows. Row results `T`
+/// live at `t_at(h)`: a ring of `nr` rows (row scheme) or the plane scheme's rows at its
+/// pitch. All offsets are into the row-result areas `b.rv` / `b.ri`.
+struct Vh {
+    kh: usize,
+    w: usize,
+    r_lo: usize,
+    r_last: usize,
+    /// T: base offset, row pitch (plane scheme), ring size (0 for the plane scheme).
+    t_base: usize,
+    t_pitch: usize,
+    t_ring: usize,
+    /// S ring base, P offset, S ring size, and the row pitch of T (ring), S and P.
+    s_base: usize,
+    p_at: usize,
+    nr: usize,
+    cw: usize,
+    /// The next row to push, its position in its block, the first row of the block of the
+    /// last row pushed, the last row pushed that held a NaN.
+    next: usize,
+    bpos: usize,
+    top: usize,
+    nan_row: Option<usize>,
+}
+
+impl Vh {
+    fn t_at(&self, h: usize) -> usize {
+        if self.t_ring > 0 {
+            self.t_base + (h & (self.t_ring - 1)) * self.cw
+        } else {
+            self.t_base + (h - self.r_lo) * self.t_pitch
+        }
+    }
+
+    fn s_at(&self, h: usize) -> usize {
+        self.s_base + (h & (self.nr - 1)) * self.cw
+    }
+
+    /// Pushes row `next`, whose row result is at `t_at(next)` (`nan`: it held a NaN): `P`
+    /// takes it in, and the block's suffixes are formed when it ends the block or is the last.
+    ///
+    /// # Safety
+    /// T rows `top ..= next` are written (`w` rounded up to L), the areas hold every offset.
+    #[inline(always)]
+    unsafe fn push<S: Simd, const IDX: bool>(
+        &mut self,
+        s: S,
+        rv: *mut f32,
+        ri: *mut u32,
+        nan: bool,
+    ) {
+        let l = S::LANES;
+        let next = self.next;
+        if self.bpos == 0 {
+            self.top = next;
+        }
+        if nan {
+            self.nan_row = Some(next);
+        }
+        // SAFETY: as the caller guarantees; P is written at a block's first row before it is
+        // read, S rows before they are read (bottom up).
+        unsafe {
+            let (tv, ti) = (rv.add(self.t_at(next)), ri.add(self.t_at(next)));
+            let (pv, pi) = (rv.add(self.p_at), ri.add(self.p_at));
+            let mut x = 0;
+            while x < self.w {
+                let v = s.load(tv.add(x));
+                let vi = if IDX { s.iload(ti.add(x)) } else { s.isplat(0) };
+                let (mut acc, mut ai) = (v, vi);
+                if self.bpos != 0 {
+                    acc = s.load(pv.add(x));
+                    ai = if IDX { s.iload(pi.add(x)) } else { vi };
+                    step::<S, IDX, false>(s, v, vi, &mut acc, &mut ai);
+                }
+                s.store(pv.add(x), acc);
+                if IDX {
+                    s.istore(pi.add(x), ai);
+                }
+                x += l;
+            }
+            if self.bpos == self.kh - 1 || next == self.r_last {
+                // Suffixes of the block, bottom up: S[h] = f(T[h], S[h + 1]).
+                let mut hh = next;
+                loop {
+                    let (tv, ti) = (rv.add(self.t_at(hh)), ri.add(self.t_at(hh)));
+                    let (sv, si) = (rv.add(self.s_at(hh)), ri.add(self.s_at(hh)));
+                    let (nv, ni) = (rv.add(self.s_at(hh + 1)), ri.add(self.s_at(hh + 1)));
+                    let mut x = 0;
+                    while x < self.w {
+                        let mut acc = s.load(tv.add(x));
+                        let mut ai = if IDX { s.iload(ti.add(x)) } else { s.isplat(0) };
+                        if hh != next {
+                            let v = s.load(nv.add(x));
+                            let vi = if IDX { s.iload(ni.add(x)) } else { ai };
+                            step::<S, IDX, false>(s, v, vi, &mut acc, &mut ai);
+                        }
+                        s.store(sv.add(x), acc);
+                        if IDX {
+                            s.istore(si.add(x), ai);
+                        }
+                        x += l;
+                    }
+                    if hh == self.top {
+                        break;
+                    }
+                    hh -= 1;
+                }
+            }
+        }
+        self.next += 1;
+        self.bpos = if self.bpos + 1 == self.kh {
+            0
+        } else {
+            self.bpos + 1
+        };
+    }
+
+    /// The output row of the window of rows `r0 ..= r1` (`r1` the last row pushed), to `yv`
+    /// (`yi`).
+    ///
+    /// # Safety
+    /// The rows were pushed; `yv[0 .. w)` (`yi`) writable.
+    #[inline(always)]
+    unsafe fn emit<S: Simd, const IDX: bool>(
+        &self,
+        s: S,
+        (rv, ri): (*mut f32, *mut u32),
+        (r0, r1): (usize, usize),
+        yv: *mut f32,
+        yi: *mut u32,
+    ) {
+        debug_assert!(r1 + 1 == self.next && r1 - r0 < self.kh);
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            if self.nan_row.is_some_and(|h| h >= r0) {
+                // A NaN row in the window (rows after r1 are not pushed yet): fold T exactly.
+                let mut offs = [0usize; MAX_RING];
+                for (o, h) in offs.iter_mut().zip(r0..=r1) {
+                    *o = self.t_at(h);
+                }
+                vfold::<S, IDX, true>(s, rv, ri, &offs[..=r1 - r0], self.w, yv, yi);
+            } else if r0 < self.top {
+                // Two blocks: the suffix from r0 of the previous one, the prefix to r1.
+                let offs = [self.s_at(r0), self.p_at];
+                vfold::<S, IDX, false>(s, rv, ri, &offs, self.w, yv, yi);
+            } else if r0 == self.top {
+                vfold::<S, IDX, false>(s, rv, ri, &[self.p_at], self.w, yv, yi);
+            } else {
+                // Inside r1's block, which then ends at r1 (a full window, or the last row),
+                // so its suffixes are formed.
+                debug_assert!(r1 == self.r_last || self.bpos == 0);
+                vfold::<S, IDX, false>(s, rv, ri, &[self.s_at(r0)], self.w, yv, yi);
+            }
+        }
+    }
+}
+
+/// `VanHerk` (row scheme): output rows `rows` of one plane (stride 1, dilation 1, every span
+/// non-empty), column chunk by column chunk, each input row's result computed into the T ring
+/// as it is pushed.
+///
+/// # Safety
+/// As [`ring_plane`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn vh_plane<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    plane: *const f32,
+    rows: Range<usize>,
+    y: *mut f32,
+    yi: *mut u32,
+    b: &Bufs,
+) {
+    let (cw, ow, nr) = (cfg.cw, g.ow, cfg.nr);
+    // Stride 1, dilation 1: the windows' first and last rows grow with the output row.
+    let (r_lo, r_last) = rows_read(g, &rows);
+    let mut c0 = 0;
+    while c0 < ow {
+        let c1 = (c0 + cw).min(ow);
+        let ch = chunk_of(cfg, g.iw, S::LANES, c0, c1);
+        let mut segs = Segs::new(r_lo, r_last, true);
+        // T ring, S ring, P: (2·nr + 1)·cw <= RBUF (choose).
+        let mut vh = Vh {
+            kh: g.kh,
+            w: c1 - c0,
+            r_lo,
+            r_last,
+            t_base: 0,
+            t_pitch: 0,
+            t_ring: nr,
+            s_base: nr * cw,
+            p_at: 2 * nr * cw,
+            nr,
+            cw,
+            next: r_lo,
+            bpos: 0,
+            top: r_lo,
+            nan_row: None,
+        };
+        for oy in rows.clone() {
+            let rs = g.rows[oy];
+            let (r0, r1) = (rs.start, rs.start + rs.count - 1);
+            // SAFETY: rows next ..= r1 <= r_last < ih; the T slots and S/P rows lie in RBUF;
+            // yv/yr has c1 − c0 columns.
+            unsafe {
+                while vh.next <= r1 {
+                    let h = vh.next;
+                    let t = (b.rv.add(vh.t_at(h)), b.ri.add(vh.t_at(h)));
+                    let nan = hrow::<S, KW, IDX>(s, g, cfg, &ch, plane, h, t, b, &mut segs);
+                    vh.push::<S, IDX>(s, b.rv, b.ri, nan);
+                }
+                let at = (oy - rows.start) * ow + c0;
+                let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
+                vh.emit::<S, IDX>(s, (b.rv, b.ri), (r0, r1), yv, yr);
+            }
+        }
+        c0 = c1;
+    }
+}
+
+/// The plane scheme's index of each position `z` of the padded copy of rows `r_lo ..`:
+/// `(r_lo + z / pitch)·iw + z mod pitch − pl` (wrapping), at `ri`, once per job.
+///
+/// # Safety
+/// `ri` holds `PBUF` (choose: the copy of every row fits).
+#[inline(always)]
+unsafe fn plane_index_base(g: &WindowGeom, cfg: &Cfg, r_lo: usize, ri: *mut u32) {
+    let n = plane_len(1, g.ih - r_lo, cfg.pitch, cfg).min(PBUF);
+    for z in 0..n {
+        let (r, c) = (r_lo + z / cfg.pitch, z % cfg.pitch);
+        // SAFETY: z < n <= PBUF.
+        unsafe { *ri.add(z) = (r * g.iw + c).wrapping_sub(cfg.pl) as u32 };
+    }
+}
+
+/// Plane scheme: the input rows of the job copied at `cfg.pitch` with −∞ around each row
+/// (NaN-checked once per loaded vector), the row results of the whole copy in one sweep of
+/// blocks that cross row ends (positions past a row's outputs are computed and ignored), then
+/// each output row folds its rows (or van Herk combines them). A plane with a NaN is swept and
+/// folded with the exact step.
+///
+/// # Safety
+/// As [`ring_plane`]; `plane_index_base` ran for this job when `IDX`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    x: *const f32,
+    rows: Range<usize>,
+    y: *mut f32,
+    yi: *mut u32,
+    b: &Bufs,
+) {
+    let l = S::LANES;
+    let (iw, ow, pitch, pl) = (g.iw, g.ow, cfg.pitch, cfg.pl);
+    let (r_lo, r_hi) = rows_read(g, &rows);
+    let n_rows = r_hi + 1 - r_lo;
+    let len = plane_len(l, n_rows, pitch, cfg);
+    let nz = plane_nz(l, n_rows, pitch);
+    let (bv, hv, hi, ib) = (b.rv, b.rv.wrapping_add(PBUF), b.ri.wrapping_add(PBUF), b.ri);
+    // SAFETY: copies rows r_lo ..= r_hi < ih (columns < iw) to bv[0 .. len rounded up + L)
+    // <= PBUF (choose, for ih rows); the sweep reads bv[z .. z + ext) with z + ext <= len and
+    // writes hv/hi[0 .. nz) <= PBUF; the folds read rows of hv/hi inside nz.
+    unsafe {
+        let mut nan = s.none();
+        for r in 0..n_rows {
+            let (row, o) = (x.add((r_lo + r) * iw), bv.add(r * pitch));
+            let mut t = 0;
+            while t < pl {
+                s.store(o.add(t), s.splat(NEG));
+                t += l;
+            }
+            let mut c = 0;
+            while c < iw {
+                let v = if iw - c >= l {
+                    s.load(row.add(c))
+                } else {
+                    s.load_n(row.add(c), iw - c, NEG)
+                };
+                nan = s.or(nan, s.is_nan(v));
+                s.store(o.add(pl + c), v);
+                c += l;
+            }
+            let mut t = pl + c;
+            while t < pitch {
+                s.store(o.add(t), s.splat(NEG));
+                t += l;
+            }
+        }
+        let mut t = n_rows * pitch;
+        while t < len {
+            s.store(bv.add(t), s.splat(NEG));
+            t += l;
+        }
+        let exact = s.any(nan);
+        if exact {
+            plane_sweep::<S, KW, IDX, true>(s, g, cfg, r_lo, nz, (bv, hv, hi, ib));
+        } else {
+            plane_sweep::<S, KW, IDX, false>(s, g, cfg, r_lo, nz, (bv, hv, hi, ib));
+        }
+        if cfg.v == Vert::VanHerk && !exact {
+            // T rows: the sweep's results at the copy's pitch; the S ring and P after them.
+            let mut vh = Vh {
+                kh: g.kh,
+                w: ow,
+                r_lo,
+                r_last: r_hi,
+                t_base: PBUF,
+                t_pitch: pitch,
+                t_ring: 0,
+                s_base: 2 * PBUF,
+                p_at: 2 * PBUF + cfg.nr * cfg.cw,
+                nr: cfg.nr,
+                cw: cfg.cw,
+                next: r_lo,
+                bpos: 0,
+                top: r_lo,
+                nan_row: None,
+            };
+            for oy in rows.clone() {
+                let rs = g.rows[oy];
+                let (r0, r1) = (rs.start, rs.start + rs.count - 1);
+                while vh.next <= r1 {
+                    vh.push::<S, IDX>(s, b.rv, b.ri, false);
+                }
+                let at = (oy - rows.start) * ow;
+                let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
+                vh.emit::<S, IDX>(s, (b.rv, b.ri), (r0, r1), yv, yr);
+            }
+            return;
+        }
+        for oy in rows.clone() {
+            let rs = g.rows[oy];
+            let at = (oy - rows.start) * ow;
+            let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
+            let mut offs = [0usize; MAX_RING];
+            for (r, o) in offs.iter_mut().enumerate().take(rs.count) {
+                *o = (rs.start + r * g.dh - r_lo) * pitch;
+            }
+            let offs = &offs[..rs.count];
+            if rs.count == 0 {
+                fill_empty::<S, IDX>(s, ow, yv, yr);
+            } else if exact {
+                vfold::<S, IDX, true>(s, hv, hi, offs, ow, yv, yr);
+            } else {
+                vfold::<S, IDX, false>(s, hv, hi, offs, ow, yv, yr);
+            }
+        }
+    }
+}
+
+/// The plane scheme's horizontal sweep: `hv[z] = f` over the taps of position `z` of the copy
+/// `bv`, for `z < nz`, with indices (`ib[z]` plus the chosen tap's offset; −∞ results get
+/// their first in-bounds tap, as in [`fix`]).
+///
+/// # Safety
+/// `bv[0 .. nz − L + ext)` was written, `hv`/`hi`/`ib` hold `nz`.
+#[inline(always)]
+unsafe fn plane_sweep<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    r_lo: usize,
+    nz: usize,
+    (bv, hv, hi, ib): (*mut f32, *mut f32, *mut u32, *mut u32),
+) {
+    let l = S::LANES;
+    let mut z = 0;
+    while z < nz {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let (v, t, _) = taps::<S, KW, IDX, EXACT, false>(s, cfg, bv, 0, z, 0);
+            s.store(hv.add(z), v);
+            if IDX {
+                let i = s.iadd(t, s.iload(ib.add(z)));
+                let low = s.select(s.gt(v, s.splat(NEG)), s.splat(0.0), s.splat(1.0));
+                let i = if s.any(s.gt(low, s.splat(0.0))) {
+                    plane_fix(s, g, cfg, r_lo, z, v, i)
+                } else {
+                    i
+                };
+                s.istore(hi.add(z), i);
+            }
+        }
+        z += l;
+    }
+}
+
+/// [`fix`] for a block of the plane sweep, whose lanes may lie in different rows.
+#[inline(always)]
+fn plane_fix<S: Simd>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    r_lo: usize,
+    z: usize,
+    v: S::V,
+    i: S::I,
+) -> S::I {
+    let mut vb = [0.0f32; MAX_LANES];
+    let mut ib = [0u32; MAX_LANES];
+    // SAFETY: vb and ib hold MAX_LANES >= L elements.
+    unsafe {
+        s.store(vb.as_mut_ptr(), v);
+        s.istore(ib.as_mut_ptr(), i);
+    }
+    for k in 0..S::LANES {
+        let (r, c) = ((z + k) / cfg.pitch, (z + k) % cfg.pitch);
+        if c < g.ow && r_lo + r < g.ih && vb[k] == NEG {
+            let span = g.cols[c];
+            ib[k] = if span.count == 0 {
+                NO_INDEX
+            } else {
+                ((r_lo + r) * g.iw + span.start) as u32
+            };
+        }
+    }
+    // SAFETY: ib holds MAX_LANES >= L elements.
+    unsafe { s.iload(ib.as_ptr()) }
 }

@@ -1,0 +1,560 @@
+//! Max pooling in NCHW (window and adaptive) on every supported tier against the reference,
+//! bit for bit, values and indices: every stride-1 / stride-2 / strided / dilated / adaptive
+//! geometry family, widths that hit every tail length up to `2·16 + 1`, borders, ceil mode,
+//! asymmetric and `SAME` padding, and inputs made of ties, ±0, ±∞ and NaN. Row-block jobs are
+//! reached through parallel runs of large planes.
+
+use nnpool::{Parallelism, Plan, Pool2d, SameMode, Shape, TensorDesc, Tier, reference};
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Input flavours.
+#[derive(Clone, Copy, Debug)]
+enum Fill {
+    /// Few distinct values: ties everywhere, +0 and −0 among them.
+    Ties,
+    /// Ties plus ±∞ and some NaN (with distinct payloads).
+    Specials,
+    /// Distinct values, one NaN per plane.
+    OneNan,
+    /// All −∞ (every window's value is −∞: tests the index of the first in-bounds tap).
+    NegInf,
+}
+
+fn values(rng: &mut Rng, n: usize, plane: usize, fill: Fill) -> Vec<f32> {
+    let mut x: Vec<f32> = (0..n)
+        .map(|_| match fill {
+            Fill::Ties => [-1.0, -0.0, 0.0, 0.0, -0.0, 1.0, 1.0, 2.0][rng.below(8)],
+            Fill::Specials => match rng.below(16) {
+                0 => f32::NAN,
+                1 => f32::from_bits(0x7fc0_1234 + rng.below(100) as u32),
+                2 => f32::INFINITY,
+                3 | 4 | 5 => f32::NEG_INFINITY,
+                6 | 7 => -0.0,
+                8 | 9 => 0.0,
+                _ => rng.below(3) as f32 - 1.0,
+            },
+            Fill::OneNan => (rng.below(1 << 20) as f32) - 1e5,
+            Fill::NegInf => f32::NEG_INFINITY,
+        })
+        .collect();
+    if let Fill::OneNan = fill {
+        for p in 0..n / plane {
+            let at = p * plane + rng.below(plane);
+            x[at] = f32::from_bits(0xffc0_0000 | p as u32);
+        }
+    }
+    x
+}
+
+/// The SIMD tiers to check (the scalar tier is the reference's own loops).
+fn tiers() -> Vec<Tier> {
+    Tier::supported()
+        .into_iter()
+        .filter(|&t| t != Tier::Scalar)
+        .collect()
+}
+
+/// Runs `pool` on `x` (shape `shape`, NCHW) on every tier, with and without indices, and
+/// compares with the reference bit for bit. Returns false (after printing) on a mismatch.
+#[track_caller]
+fn check(ctx: &str, pool: Pool2d, shape: Shape, x: &[f32]) {
+    let desc = TensorDesc::nchw(shape.n, shape.c, shape.h, shape.w);
+    let Ok(os) = pool.output_shape(shape) else {
+        return;
+    };
+    let odesc = TensorDesc::nchw(os.n, os.c, os.h, os.w);
+    let len = os.n * os.c * os.h * os.w;
+    let mut want = vec![0.0f32; len];
+    let mut want_idx = vec![0u32; len];
+    reference::pool2d(&pool, &desc, x, &odesc, &mut want, Some(&mut want_idx)).unwrap();
+    for tier in tiers() {
+        let plan = Plan::<f32>::new(&pool.tier(tier), desc).unwrap();
+        let algo = plan.kernel().algorithm;
+        let mut y = vec![1.5f32; len];
+        let mut idx = vec![7u32; len];
+        plan.run_with_indices(x, &mut y, &mut idx).unwrap();
+        let mut y2 = vec![2.5f32; len];
+        plan.run(x, &mut y2).unwrap();
+        for (name, got, gidx) in [("with indices", &y, Some(&idx)), ("values only", &y2, None)] {
+            for i in 0..len {
+                let bad_v = got[i].to_bits() != want[i].to_bits();
+                let bad_i = gidx.is_some_and(|g| g[i] != want_idx[i]);
+                if bad_v || bad_i {
+                    let (w, h) = (i % os.w, (i / os.w) % os.h);
+                    let c = i / (os.w * os.h);
+                    panic!(
+                        "{ctx}: {tier:?} {algo} {name}: {pool:?} input {shape} output ({c}, {h}, {w}): \
+                         got {} ({:#x}) idx {:?}, want {} ({:#x}) idx {}",
+                        got[i],
+                        got[i].to_bits(),
+                        gidx.map(|g| g[i]),
+                        want[i],
+                        want[i].to_bits(),
+                        want_idx[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn sweep(seed: u64, fills: &[Fill], cases: impl Fn(&mut Rng) -> Vec<(Pool2d, Shape)>) {
+    let mut rng = Rng(seed);
+    for (pool, shape) in cases(&mut rng) {
+        let plane = shape.h * shape.w;
+        for &fill in fills {
+            let x = values(&mut rng, shape.n * shape.c * plane, plane, fill);
+            check(&format!("{fill:?}"), pool.sequential(), shape, &x);
+        }
+    }
+}
+
+const ALL_FILLS: [Fill; 4] = [Fill::Ties, Fill::Specials, Fill::OneNan, Fill::NegInf];
+
+#[test]
+fn stride1_every_width() {
+    sweep(1, &ALL_FILLS, |rng| {
+        let mut v = Vec::new();
+        for w in 1..=33 {
+            for (k, p) in [(1, 0), (2, 0), (2, 1), (3, 1), (3, 0), (5, 2), (4, 2)] {
+                let h = 1 + rng.below(7);
+                v.push((
+                    Pool2d::max(k).stride(1).padding(p),
+                    Shape::new(1, 2, h.max(k), w.max(k)),
+                ));
+            }
+        }
+        v
+    });
+}
+
+#[test]
+fn stride1_large_windows() {
+    sweep(2, &ALL_FILLS, |rng| {
+        let mut v = Vec::new();
+        for w in (1..=45).step_by(2) {
+            for k in [6, 7, 8, 9, 13, 17] {
+                let p = rng.below(k / 2 + 1);
+                let h = k + rng.below(20);
+                let pool = Pool2d::max(k).stride(1).padding(p);
+                v.push((pool, Shape::new(1, 2, h, (w + k).max(2 * p + 1))));
+            }
+        }
+        // Width-only and height-only large windows.
+        for w in [7, 20, 31, 40] {
+            v.push((
+                Pool2d::max((13, 3)).stride(1).padding((6, 1)),
+                Shape::new(1, 2, 20, w),
+            ));
+            v.push((
+                Pool2d::max((3, 13)).stride(1).padding((1, 6)),
+                Shape::new(1, 2, 9, w),
+            ));
+        }
+        v
+    });
+}
+
+#[test]
+fn sppf_and_yolo_shapes() {
+    sweep(3, &ALL_FILLS, |_| {
+        let mut v = Vec::new();
+        for k in [5, 9, 13] {
+            for s in [20, 19, 21, 40] {
+                v.push((
+                    Pool2d::max(k).stride(1).padding(k / 2),
+                    Shape::new(1, 3, s, s),
+                ));
+            }
+        }
+        v
+    });
+}
+
+#[test]
+fn stride2_every_width() {
+    sweep(4, &ALL_FILLS, |rng| {
+        let mut v = Vec::new();
+        for w in 1..=70 {
+            for (k, p) in [
+                (1, 0),
+                (2, 0),
+                (2, 1),
+                (3, 1),
+                (3, 0),
+                (4, 1),
+                (5, 2),
+                (6, 3),
+                (7, 1),
+            ] {
+                let h = k + rng.below(6);
+                let ceil = rng.below(2) == 1;
+                let pool = Pool2d::max(k).stride(2).padding(p).ceil_mode(ceil);
+                v.push((pool, Shape::new(1, 2, h, w.max(k))));
+            }
+        }
+        v
+    });
+}
+
+#[test]
+fn strided_and_dilated() {
+    sweep(5, &ALL_FILLS, |rng| {
+        let mut v = Vec::new();
+        for w in 1..=40 {
+            let k = 1 + rng.below(5);
+            let s = 1 + rng.below(4);
+            let d = 1 + rng.below(3);
+            let p = rng.below(k / 2 + 1);
+            let ceil = rng.below(2) == 1;
+            let pool = Pool2d::max((k, 1 + rng.below(5)))
+                .stride((s, 1 + rng.below(4)))
+                .dilation((d, 1 + rng.below(3)))
+                .padding(p.min((1 + rng.below(5)) / 2))
+                .ceil_mode(ceil);
+            v.push((pool, Shape::new(1, 2, 1 + rng.below(12) + k * d, w + 8)));
+            let pool = Pool2d::max(k)
+                .stride(s)
+                .dilation(d)
+                .padding(p)
+                .ceil_mode(ceil);
+            v.push((
+                pool,
+                Shape::new(1, 1, 2 + rng.below(10) + k * d, w + (k - 1) * d),
+            ));
+        }
+        v
+    });
+}
+
+#[test]
+fn asymmetric_and_same_padding() {
+    sweep(6, &ALL_FILLS, |rng| {
+        let mut v = Vec::new();
+        for w in 1..=36 {
+            let k = 2 + rng.below(6);
+            let pad = [
+                rng.below(k / 2 + 1),
+                rng.below(k / 2 + 1),
+                rng.below(k / 2 + 1),
+                rng.below(k / 2 + 1),
+            ];
+            for s in [1, 2, 3] {
+                let pool = Pool2d::max(k).stride(s).padding(pad);
+                v.push((pool, Shape::new(1, 1, k + rng.below(9), w + k)));
+                let mode = if rng.below(2) == 0 {
+                    SameMode::Upper
+                } else {
+                    SameMode::Lower
+                };
+                let d = 1 + rng.below(3);
+                let pool = Pool2d::max(k).stride(s).dilation(d).padding_same(mode);
+                v.push((pool, Shape::new(1, 1, 1 + rng.below(9), w)));
+            }
+        }
+        v
+    });
+}
+
+#[test]
+fn adaptive() {
+    sweep(7, &ALL_FILLS, |rng| {
+        let mut v = Vec::new();
+        for w in 1..=40usize {
+            let h = 1 + rng.below(20);
+            for (oh, ow) in [
+                (1, 1),
+                (2, 3),
+                (7, 7),
+                (h, w),
+                (h.div_ceil(2), w.div_ceil(2)),
+            ] {
+                v.push((Pool2d::adaptive_max((oh, ow)), Shape::new(1, 2, h, w)));
+            }
+            v.push((
+                Pool2d::adaptive_max((3, 1 + rng.below(2 * w))),
+                Shape::new(1, 1, 9, w),
+            ));
+            if w <= 20 {
+                // Equal column bins of width 1, 2, 3.
+                for k in 1..=3 {
+                    v.push((Pool2d::adaptive_max((h, w)), Shape::new(1, 1, 2 * h, k * w)));
+                }
+            }
+        }
+        v
+    });
+}
+
+#[test]
+fn network_shapes() {
+    sweep(8, &[Fill::Ties, Fill::OneNan], |_| {
+        vec![
+            (
+                Pool2d::max(3).stride(2).padding(1),
+                Shape::new(1, 4, 112, 112),
+            ),
+            (Pool2d::max(2).stride(2), Shape::new(1, 4, 224, 224)),
+            (Pool2d::max(2).stride(2), Shape::new(1, 8, 28, 28)),
+            (
+                Pool2d::max(3).stride(2).ceil_mode(true),
+                Shape::new(1, 4, 55, 55),
+            ),
+            (
+                Pool2d::max(3).stride(1).padding(1),
+                Shape::new(1, 4, 35, 35),
+            ),
+            (
+                Pool2d::max(5).stride(1).padding(2),
+                Shape::new(1, 4, 20, 20),
+            ),
+            (
+                Pool2d::max(13).stride(1).padding(6),
+                Shape::new(1, 4, 20, 20),
+            ),
+            (
+                Pool2d::max(13).stride(1).padding(6),
+                Shape::new(1, 2, 40, 600),
+            ),
+            (
+                Pool2d::max(9).stride(1).padding(4),
+                Shape::new(1, 2, 30, 1100),
+            ),
+            (
+                Pool2d::max(3).stride(1).padding(1),
+                Shape::new(1, 2, 9, 1100),
+            ),
+            (
+                Pool2d::max(3).stride(2).padding(1),
+                Shape::new(1, 2, 9, 1500),
+            ),
+            (Pool2d::adaptive_max(7), Shape::new(1, 4, 14, 14)),
+            (Pool2d::adaptive_max((6, 6)), Shape::new(1, 4, 13, 13)),
+        ]
+    });
+}
+
+/// Parallel runs cut large planes into row blocks: every block must give the rows the
+/// reference gives.
+#[test]
+fn row_blocks() {
+    let mut rng = Rng(9);
+    let cases = [
+        (
+            Pool2d::max(3).stride(1).padding(1),
+            Shape::new(1, 2, 300, 260),
+        ),
+        (
+            Pool2d::max(13).stride(1).padding(6),
+            Shape::new(1, 1, 200, 240),
+        ),
+        (
+            Pool2d::max(7).stride(1).padding(3),
+            Shape::new(1, 1, 260, 200),
+        ),
+        (
+            Pool2d::max(3).stride(2).padding(1),
+            Shape::new(1, 2, 400, 400),
+        ),
+        (Pool2d::max(2).stride(2), Shape::new(1, 1, 600, 300)),
+        (
+            Pool2d::max(3).stride(3).dilation(2),
+            Shape::new(1, 1, 500, 300),
+        ),
+        (Pool2d::adaptive_max((90, 70)), Shape::new(1, 1, 400, 300)),
+    ];
+    for (pool, shape) in cases {
+        let plane = shape.h * shape.w;
+        for fill in [Fill::Ties, Fill::OneNan] {
+            let x = values(&mut rng, shape.c * plane, plane, fill);
+            check(
+                &format!("row blocks {fill:?}"),
+                pool.parallelism(Parallelism::Auto),
+                shape,
+                &x,
+            );
+        }
+    }
+}
+
+/// The algorithm names `describe` reports for the key geometries.
+#[test]
+fn algorithms() {
+    let cases = [
+        (
+            Pool2d::max(3).stride(2).padding(1),
+            112,
+            "nchw-s2-deinterleave",
+        ),
+        (Pool2d::max(2).stride(2), 224, "nchw-s2-deinterleave"),
+        (Pool2d::max(3).stride(1).padding(1), 20, "nchw-s1"),
+        (Pool2d::max(5).stride(1).padding(2), 20, "nchw-s1"),
+        (Pool2d::max(13).stride(1).padding(6), 20, "nchw-s1-vanherk"),
+        (Pool2d::max(3).stride(3), 30, "nchw-strided"),
+        (Pool2d::max(3).stride(2).dilation(2), 30, "nchw-strided"),
+        (Pool2d::adaptive_max(7), 30, "nchw-adaptive"),
+    ];
+    for tier in tiers() {
+        for (pool, s, want) in cases {
+            let plan = Plan::<f32>::new(&pool.tier(tier), TensorDesc::nchw(1, 1, s, s)).unwrap();
+            assert_eq!(plan.kernel().algorithm, want, "{tier:?} {pool:?}");
+        }
+    }
+}
+
+/// Guard pages: the input (read-only), the output and the indices each end flush against an
+/// inaccessible page, or start right after one, so any read or write outside them faults.
+#[cfg(unix)]
+mod guard {
+    use super::*;
+
+    /// `len` elements inside `[PROT_NONE page][data pages][PROT_NONE page]`, flush against the
+    /// end (`end`) or the start of the data pages; unmapped when dropped.
+    struct Guarded<T> {
+        base: *mut libc::c_void,
+        total: usize,
+        ptr: *mut T,
+        len: usize,
+    }
+
+    fn page() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+    }
+
+    impl<T: Copy> Guarded<T> {
+        fn new(len: usize, end: bool, fill: T) -> Self {
+            let pg = page();
+            let bytes = len * size_of::<T>();
+            let data_bytes = bytes.div_ceil(pg).max(1) * pg;
+            let total = data_bytes + 2 * pg;
+            // SAFETY: a fresh private anonymous mapping; only its data pages are made
+            // accessible, and ptr .. ptr + len lies inside them.
+            unsafe {
+                let base = libc::mmap(
+                    core::ptr::null_mut(),
+                    total,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(base, libc::MAP_FAILED);
+                let data = base.cast::<u8>().add(pg);
+                let rw = libc::PROT_READ | libc::PROT_WRITE;
+                assert_eq!(libc::mprotect(data.cast(), data_bytes, rw), 0);
+                let ptr = data
+                    .add(if end { data_bytes - bytes } else { 0 })
+                    .cast::<T>();
+                core::slice::from_raw_parts_mut(ptr, len).fill(fill);
+                Guarded {
+                    base,
+                    total,
+                    ptr,
+                    len,
+                }
+            }
+        }
+
+        fn slice(&mut self) -> &mut [T] {
+            // SAFETY: ptr .. ptr + len is mapped read-write for the life of self.
+            unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len) }
+        }
+
+        /// Makes the data pages read-only.
+        fn protect(&mut self) -> &[T] {
+            let pg = page();
+            // SAFETY: the data pages follow the first page of the mapping.
+            unsafe {
+                let data = self.base.cast::<u8>().add(pg);
+                let rc = libc::mprotect(data.cast(), self.total - 2 * pg, libc::PROT_READ);
+                assert_eq!(rc, 0);
+                core::slice::from_raw_parts(self.ptr, self.len)
+            }
+        }
+    }
+
+    impl<T> Drop for Guarded<T> {
+        fn drop(&mut self) {
+            // SAFETY: base .. base + total is the mapping made in new.
+            unsafe { libc::munmap(self.base, self.total) };
+        }
+    }
+
+    fn bits(y: &[f32]) -> Vec<u32> {
+        y.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn reads_and_writes_stay_inside_the_buffers() {
+        let mut rng = Rng(10);
+        let pools = [
+            Pool2d::max(1).stride(1),
+            Pool2d::max(2).stride(1).padding(1),
+            Pool2d::max(3).stride(1).padding(1),
+            Pool2d::max(5).stride(1).padding(2),
+            Pool2d::max(13).stride(1).padding(6),
+            Pool2d::max(7).stride(1).padding(3).dilation(2),
+            Pool2d::max(1).stride(2),
+            Pool2d::max(2).stride(2),
+            Pool2d::max(3).stride(2).padding(1),
+            Pool2d::max(3).stride(2).ceil_mode(true),
+            Pool2d::max(5).stride(2).padding(2),
+            Pool2d::max(3).stride(3).padding(1),
+            Pool2d::max(2).stride(2).dilation(2),
+            Pool2d::max(3).stride(2).padding_same(SameMode::Lower),
+            Pool2d::adaptive_max((3, 5)),
+            Pool2d::adaptive_max((2, 1)),
+        ];
+        for pool in pools {
+            for w in 1..=40 {
+                for h in [1, 3, 8, 15] {
+                    let shape = Shape::new(1, 2, h, w);
+                    let Ok(os) = pool.output_shape(shape) else {
+                        continue;
+                    };
+                    let (n, on) = (2 * h * w, 2 * os.h * os.w);
+                    let x = values(&mut rng, n, h * w, Fill::Specials);
+                    let desc = TensorDesc::nchw(1, 2, h, w);
+                    let odesc = TensorDesc::nchw(1, 2, os.h, os.w);
+                    let mut want = vec![0.0f32; on];
+                    let mut want_idx = vec![0u32; on];
+                    reference::pool2d(&pool, &desc, &x, &odesc, &mut want, Some(&mut want_idx))
+                        .unwrap();
+                    let want = bits(&want);
+                    for tier in tiers() {
+                        let plan = Plan::<f32>::new(&pool.tier(tier).sequential(), desc).unwrap();
+                        for end in [true, false] {
+                            let ctx = format!("{tier:?} {pool:?} {shape} flush at end: {end}");
+                            let mut gx = Guarded::new(n, end, 0.0f32);
+                            gx.slice().copy_from_slice(&x);
+                            let gx = gx.protect();
+                            let mut gy = Guarded::new(on, end, 0.0f32);
+                            let mut gi = Guarded::new(on, end, 0u32);
+                            plan.run_with_indices(gx, gy.slice(), gi.slice()).unwrap();
+                            assert_eq!(bits(gy.slice()), want, "{ctx}");
+                            assert_eq!(gi.slice(), &want_idx[..], "{ctx}");
+                            let mut gy = Guarded::new(on, end, 0.0f32);
+                            plan.run(gx, gy.slice()).unwrap();
+                            assert_eq!(bits(gy.slice()), want, "{ctx} (values only)");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
