@@ -157,6 +157,25 @@ impl Simd for Neon {
     fn iselect(self, m: uint32x4_t, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
         v!(vbslq_u32(m, a, b))
     }
+    #[inline(always)]
+    unsafe fn iload(self, p: *const u32) -> uint32x4_t {
+        // SAFETY: the caller guarantees p..p+4 is readable.
+        unsafe { vld1q_u32(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_deinterleave_n(
+        self,
+        p: *const f32,
+        n: usize,
+        fill: f32,
+    ) -> (float32x4_t, float32x4_t) {
+        let mut buf = [fill; 8];
+        // SAFETY: the caller guarantees p..p+n is readable; n is capped to 8, buf's length.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n.min(8));
+            self.load_deinterleave(buf.as_ptr())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +335,17 @@ mod tests {
             unsafe { s.istore_n(idx.as_mut_ptr(), n, s.iota(2)) };
             assert!(idx.iter().enumerate().all(|(k, &i)| i == 2 * k as u32));
         }
+        for n in 0..8 {
+            let x: Vec<f32> = (0..n).map(|k| k as f32).collect();
+            // SAFETY: x holds n elements.
+            let (even, odd) = unsafe { s.load_deinterleave_n(x.as_ptr(), n, -1.0) };
+            let want = |k: usize| if k < n { k as f32 } else { -1.0 };
+            assert_eq!(to_arr(s, even), [0, 2, 4, 6].map(want));
+            assert_eq!(to_arr(s, odd), [1, 3, 5, 7].map(want));
+        }
+        let ids = [5u32, 6, 7, 8];
+        // SAFETY: ids holds 4 elements.
+        assert_eq!(to_iarr(s, unsafe { s.iload(ids.as_ptr()) }), ids);
         let mut out = [0.0f32; 5];
         // SAFETY: out[..4] is writable; store_n writes 4 lanes.
         unsafe { s.store_n(out.as_mut_ptr(), 4, s.splat(1.0)) };

@@ -36,15 +36,22 @@ fn window_nchw<T: Element>(g: &WindowGeom, job: NchwJob<'_, T>) {
     for p in 0..planes {
         let x = &src[p * plane_in..][..plane_in];
         let y = &mut dst[p * plane_out..][..plane_out];
-        let mut i = idx.as_deref_mut().map(|i| &mut i[p * plane_out..][..plane_out]);
+        let mut i = idx
+            .as_deref_mut()
+            .map(|i| &mut i[p * plane_out..][..plane_out]);
         let r0 = rows.start;
-        window_plane(&g.resolved, |h, w| x[h * g.iw + w], rows.clone(), |oy, ox, v, k| {
-            let at = (oy - r0) * g.ow + ox;
-            y[at] = v;
-            if let Some(i) = i.as_deref_mut() {
-                i[at] = k;
-            }
-        });
+        window_plane(
+            &g.resolved,
+            |h, w| x[h * g.iw + w],
+            rows.clone(),
+            |oy, ox, v, k| {
+                let at = (oy - r0) * g.ow + ox;
+                y[at] = v;
+                if let Some(i) = i.as_deref_mut() {
+                    i[at] = k;
+                }
+            },
+        );
     }
 }
 
