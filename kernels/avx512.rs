@@ -34,7 +34,11 @@ pub(crate) fn detected() -> bool {
 
 #[inline(always)]
 fn lane_mask(n: usize) -> __mmask16 {
-    if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as u16 }
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as u16
+    }
 }
 
 /// Evaluates value-only intrinsics (no memory access) in a method of the `Avx512` token.
@@ -80,10 +84,8 @@ impl Simd for Avx512 {
         // The token proves AVX-512F.
         unsafe {
             let (a, b) = (_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16)));
-            let even =
-                _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            let odd =
-                _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
             (
                 _mm512_permutex2var_ps(a, even, b),
                 _mm512_permutex2var_ps(a, odd, b),
@@ -102,39 +104,27 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     fn splat(self, x: f32) -> __m512 {
-        v!({
-            _mm512_set1_ps(x)
-        })
+        v!({ _mm512_set1_ps(x) })
     }
     #[inline(always)]
     fn max(self, a: __m512, acc: __m512) -> __m512 {
-        v!({
-            _mm512_max_ps(a, acc)
-        })
+        v!({ _mm512_max_ps(a, acc) })
     }
     #[inline(always)]
     fn add(self, a: __m512, b: __m512) -> __m512 {
-        v!({
-            _mm512_add_ps(a, b)
-        })
+        v!({ _mm512_add_ps(a, b) })
     }
     #[inline(always)]
     fn div(self, a: __m512, b: __m512) -> __m512 {
-        v!({
-            _mm512_div_ps(a, b)
-        })
+        v!({ _mm512_div_ps(a, b) })
     }
     #[inline(always)]
     fn gt(self, a: __m512, b: __m512) -> __mmask16 {
-        v!({
-            _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b)
-        })
+        v!({ _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b) })
     }
     #[inline(always)]
     fn is_nan(self, a: __m512) -> __mmask16 {
-        v!({
-            _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a)
-        })
+        v!({ _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a) })
     }
     #[inline(always)]
     fn or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
@@ -150,21 +140,15 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     fn select(self, m: __mmask16, a: __m512, b: __m512) -> __m512 {
-        v!({
-            _mm512_mask_blend_ps(m, b, a)
-        })
+        v!({ _mm512_mask_blend_ps(m, b, a) })
     }
     #[inline(always)]
     fn isplat(self, x: u32) -> __m512i {
-        v!({
-            _mm512_set1_epi32(x as i32)
-        })
+        v!({ _mm512_set1_epi32(x as i32) })
     }
     #[inline(always)]
     fn iadd(self, a: __m512i, b: __m512i) -> __m512i {
-        v!({
-            _mm512_add_epi32(a, b)
-        })
+        v!({ _mm512_add_epi32(a, b) })
     }
     #[inline(always)]
     fn iota(self, step: u32) -> __m512i {
@@ -177,9 +161,7 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     fn iselect(self, m: __mmask16, a: __m512i, b: __m512i) -> __m512i {
-        v!({
-            _mm512_mask_blend_epi32(m, b, a)
-        })
+        v!({ _mm512_mask_blend_epi32(m, b, a) })
     }
     #[inline(always)]
     unsafe fn iload(self, p: *const u32) -> __m512i {

@@ -166,7 +166,10 @@ impl WindowGeom {
 /// clamped value selects exactly the same taps, and the kernels' index arithmetic stays far from
 /// overflow whatever the parameters.
 fn clamp(step: usize, a: &Axis) -> usize {
-    let padded = a.input.saturating_add(a.pad_begin).saturating_add(a.pad_end);
+    let padded = a
+        .input
+        .saturating_add(a.pad_begin)
+        .saturating_add(a.pad_end);
     step.min(padded.max(1))
 }
 
