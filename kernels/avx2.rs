@@ -101,51 +101,51 @@ impl Simd for Avx2 {
     }
     #[inline(always)]
     fn splat(self, x: f32) -> __m256 {
-        v!({ _mm256_set1_ps(x) })
+        v!(_mm256_set1_ps(x))
     }
     #[inline(always)]
     fn max(self, a: __m256, acc: __m256) -> __m256 {
-        v!({ _mm256_max_ps(a, acc) })
+        v!(_mm256_max_ps(a, acc))
     }
     #[inline(always)]
     fn add(self, a: __m256, b: __m256) -> __m256 {
-        v!({ _mm256_add_ps(a, b) })
+        v!(_mm256_add_ps(a, b))
     }
     #[inline(always)]
     fn div(self, a: __m256, b: __m256) -> __m256 {
-        v!({ _mm256_div_ps(a, b) })
+        v!(_mm256_div_ps(a, b))
     }
     #[inline(always)]
     fn gt(self, a: __m256, b: __m256) -> __m256 {
-        v!({ _mm256_cmp_ps::<_CMP_GT_OQ>(a, b) })
+        v!(_mm256_cmp_ps::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
     fn is_nan(self, a: __m256) -> __m256 {
-        v!({ _mm256_cmp_ps::<_CMP_UNORD_Q>(a, a) })
+        v!(_mm256_cmp_ps::<_CMP_UNORD_Q>(a, a))
     }
     #[inline(always)]
     fn or(self, a: __m256, b: __m256) -> __m256 {
-        v!({ _mm256_or_ps(a, b) })
+        v!(_mm256_or_ps(a, b))
     }
     #[inline(always)]
     fn none(self) -> __m256 {
-        v!({ _mm256_setzero_ps() })
+        v!(_mm256_setzero_ps())
     }
     #[inline(always)]
     fn any(self, m: __m256) -> bool {
-        v!({ _mm256_movemask_ps(m) != 0 })
+        v!(_mm256_movemask_ps(m) != 0)
     }
     #[inline(always)]
     fn select(self, m: __m256, a: __m256, b: __m256) -> __m256 {
-        v!({ _mm256_blendv_ps(b, a, m) })
+        v!(_mm256_blendv_ps(b, a, m))
     }
     #[inline(always)]
     fn isplat(self, x: u32) -> __m256i {
-        v!({ _mm256_set1_epi32(x as i32) })
+        v!(_mm256_set1_epi32(x as i32))
     }
     #[inline(always)]
     fn iadd(self, a: __m256i, b: __m256i) -> __m256i {
-        v!({ _mm256_add_epi32(a, b) })
+        v!(_mm256_add_epi32(a, b))
     }
     #[inline(always)]
     fn iota(self, step: u32) -> __m256i {

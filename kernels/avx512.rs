@@ -104,27 +104,27 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     fn splat(self, x: f32) -> __m512 {
-        v!({ _mm512_set1_ps(x) })
+        v!(_mm512_set1_ps(x))
     }
     #[inline(always)]
     fn max(self, a: __m512, acc: __m512) -> __m512 {
-        v!({ _mm512_max_ps(a, acc) })
+        v!(_mm512_max_ps(a, acc))
     }
     #[inline(always)]
     fn add(self, a: __m512, b: __m512) -> __m512 {
-        v!({ _mm512_add_ps(a, b) })
+        v!(_mm512_add_ps(a, b))
     }
     #[inline(always)]
     fn div(self, a: __m512, b: __m512) -> __m512 {
-        v!({ _mm512_div_ps(a, b) })
+        v!(_mm512_div_ps(a, b))
     }
     #[inline(always)]
     fn gt(self, a: __m512, b: __m512) -> __mmask16 {
-        v!({ _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b) })
+        v!(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
     fn is_nan(self, a: __m512) -> __mmask16 {
-        v!({ _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a) })
+        v!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a))
     }
     #[inline(always)]
     fn or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
@@ -140,15 +140,15 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     fn select(self, m: __mmask16, a: __m512, b: __m512) -> __m512 {
-        v!({ _mm512_mask_blend_ps(m, b, a) })
+        v!(_mm512_mask_blend_ps(m, b, a))
     }
     #[inline(always)]
     fn isplat(self, x: u32) -> __m512i {
-        v!({ _mm512_set1_epi32(x as i32) })
+        v!(_mm512_set1_epi32(x as i32))
     }
     #[inline(always)]
     fn iadd(self, a: __m512i, b: __m512i) -> __m512i {
-        v!({ _mm512_add_epi32(a, b) })
+        v!(_mm512_add_epi32(a, b))
     }
     #[inline(always)]
     fn iota(self, step: u32) -> __m512i {
@@ -161,7 +161,7 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     fn iselect(self, m: __mmask16, a: __m512i, b: __m512i) -> __m512i {
-        v!({ _mm512_mask_blend_epi32(m, b, a) })
+        v!(_mm512_mask_blend_epi32(m, b, a))
     }
     #[inline(always)]
     unsafe fn iload(self, p: *const u32) -> __m512i {

@@ -93,51 +93,51 @@ impl Simd for Sse2 {
     }
     #[inline(always)]
     fn splat(self, x: f32) -> __m128 {
-        v!({ _mm_set1_ps(x) })
+        v!(_mm_set1_ps(x))
     }
     #[inline(always)]
     fn max(self, a: __m128, acc: __m128) -> __m128 {
-        v!({ _mm_max_ps(a, acc) })
+        v!(_mm_max_ps(a, acc))
     }
     #[inline(always)]
     fn add(self, a: __m128, b: __m128) -> __m128 {
-        v!({ _mm_add_ps(a, b) })
+        v!(_mm_add_ps(a, b))
     }
     #[inline(always)]
     fn div(self, a: __m128, b: __m128) -> __m128 {
-        v!({ _mm_div_ps(a, b) })
+        v!(_mm_div_ps(a, b))
     }
     #[inline(always)]
     fn gt(self, a: __m128, b: __m128) -> __m128 {
-        v!({ _mm_cmpgt_ps(a, b) })
+        v!(_mm_cmpgt_ps(a, b))
     }
     #[inline(always)]
     fn is_nan(self, a: __m128) -> __m128 {
-        v!({ _mm_cmpunord_ps(a, a) })
+        v!(_mm_cmpunord_ps(a, a))
     }
     #[inline(always)]
     fn or(self, a: __m128, b: __m128) -> __m128 {
-        v!({ _mm_or_ps(a, b) })
+        v!(_mm_or_ps(a, b))
     }
     #[inline(always)]
     fn none(self) -> __m128 {
-        v!({ _mm_setzero_ps() })
+        v!(_mm_setzero_ps())
     }
     #[inline(always)]
     fn any(self, m: __m128) -> bool {
-        v!({ _mm_movemask_ps(m) != 0 })
+        v!(_mm_movemask_ps(m) != 0)
     }
     #[inline(always)]
     fn select(self, m: __m128, a: __m128, b: __m128) -> __m128 {
-        v!({ _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)) })
+        v!(_mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)))
     }
     #[inline(always)]
     fn isplat(self, x: u32) -> __m128i {
-        v!({ _mm_set1_epi32(x as i32) })
+        v!(_mm_set1_epi32(x as i32))
     }
     #[inline(always)]
     fn iadd(self, a: __m128i, b: __m128i) -> __m128i {
-        v!({ _mm_add_epi32(a, b) })
+        v!(_mm_add_epi32(a, b))
     }
     #[inline(always)]
     fn iota(self, step: u32) -> __m128i {
