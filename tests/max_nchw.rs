@@ -42,7 +42,7 @@ fn values(rng: &mut Rng, n: usize, plane: usize, fill: Fill) -> Vec<f32> {
                 0 => f32::NAN,
                 1 => f32::from_bits(0x7fc0_1234 + rng.below(100) as u32),
                 2 => f32::INFINITY,
-                3 | 4 | 5 => f32::NEG_INFINITY,
+                3..=5 => f32::NEG_INFINITY,
                 6 | 7 => -0.0,
                 8 | 9 => 0.0,
                 _ => rng.below(3) as f32 - 1.0,
@@ -224,7 +224,7 @@ fn strided_and_dilated() {
             let pool = Pool2d::max((k, 1 + rng.below(5)))
                 .stride((s, 1 + rng.below(4)))
                 .dilation((d, 1 + rng.below(3)))
-                .padding(p.min((1 + rng.below(5)) / 2))
+                .padding(p.min(rng.below(5).div_ceil(2)))
                 .ceil_mode(ceil);
             v.push((pool, Shape::new(1, 2, 1 + rng.below(12) + k * d, w + 8)));
             let pool = Pool2d::max(k)
