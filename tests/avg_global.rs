@@ -227,7 +227,7 @@ fn avg_sums_overflow_like_the_reference() {
 
 #[test]
 fn global_nchw_every_plane_size() {
-    let mut rng = Rng(0x6107_a1);
+    let mut rng = Rng(0x0061_07a1);
     for plane in 1..=70 {
         for (h, w) in [(1, plane), (plane, 1)] {
             for _ in 0..6 {
