@@ -10,24 +10,31 @@
 //! * stride 1 (`avg-nchw-s1`): tap `j` is one unaligned load at column `ox0 − pl + j`;
 //! * stride 2 (`avg-nchw-s2-deinterleave`): `load_deinterleave` at column `2·ox0 − pl + j` holds
 //!   tap `j` in its even half and tap `j + 1` in its odd half;
-//! * any other stride (`avg-nchw-gather`): each tap is gathered into the lanes through a stack
-//!   array.
+//! * any other stride (`avg-nchw-gather`): the taps are added lane by lane in scalar (the same
+//!   order per lane), the lanes passing through a stack array once per window row.
 //!
-//! Column blocks inside `g.interior_cols` read the input rows in place and divide by one
-//! splatted divisor. A block that touches a clipped column (the borders, or a row narrower than
-//! a vector) first copies the input columns it needs of each row into a stack buffer, with +0.0
-//! in place of the columns outside the input, runs the same taps over the buffer and divides by
-//! a per-lane divisor (`g.divisor`). The zeros leave every sum bit-identical: a sum that starts
-//! at +0.0 is never −0.0 (round to nearest gives +0.0 for `x + (−x)` and for `+0.0 + (−0.0)`),
-//! and `s + (+0.0)` is `s` bit for bit for every other `s`, infinities and NaN payloads
-//! included. The last block of a row is moved left to end at the last column (recomputing a few
-//! outputs identically) instead of being masked. Vertical clipping needs nothing: a row's span
-//! lists only its in-bounds input rows.
+//! A row is cut into blocks of `LANES` columns, the last one moved left to end at the last
+//! column (recomputing a few outputs identically) instead of being masked. Blocks inside
+//! `g.interior_cols` ("direct") read the input rows in place and divide by one splatted
+//! divisor. Border blocks read in place too, from the column of their first tap even when that
+//! lies left of the row (the end of the row before) or past it (the start of the next row), and
+//! replace the taps outside the row by +0.0 through lane masks prepared once per job; they
+//! divide by per-lane divisors (`g.divisor`). Only where such a read would leave `src` (the
+//! first or last rows of a job) does a block copy its columns into a zero-padded stack buffer
+//! first. The zeros leave every sum bit-identical: a sum that starts at +0.0 is never −0.0
+//! (round to nearest gives +0.0 for `x + (−x)` and for `+0.0 + (−0.0)`), and `s + (+0.0)` is
+//! `s` bit for bit for every other `s`, infinities and NaN payloads included. Vertical clipping
+//! needs nothing: a row's span lists only its in-bounds input rows.
+//!
+//! For speed, windows of 2 or 3 columns have their tap loop unrolled at compile time (and the
+//! row loop too when a row has all `kh` rows), and four output rows with the same number of
+//! input rows and divisor factor run together, their four chains of additions interleaved.
 //!
 //! Adaptive average (`g.kh == 0`): when all column bins have the same width (`iw` divisible by
 //! `ow`), the bins are windows with kernel = stride = `iw / ow` and run as above (row bins come
-//! from the spans as always). Otherwise (`avg-nchw-adaptive-gather`) every lane gathers its own
-//! bin's taps, lanes with a narrower bin adding +0.0 (an identity, as above).
+//! from the spans as always). Otherwise (`avg-nchw-adaptive-gather`) every lane sums its own
+//! bin's taps in scalar, adding +0.0 once its bin is exhausted (an identity, as above); only the
+//! division is a vector operation.
 
 use core::ops::Range;
 
@@ -448,7 +455,7 @@ fn rows_of<S: Simd, const K: u8, const KW: usize, const R: usize>(
     // Direct blocks: column c0 = ox0·sw − pl >= 0 of each row, reach elements.
     let mut x = blocks.direct.start;
     if x < blocks.direct.end {
-        let d = s.splat(g.divisor(oy, blocks.at(x).0) as f32);
+        let d = s.splat(divisor(g, oy, blocks.at(x).0) as f32);
         while x < blocks.direct.end {
             let ox0 = blocks.at(x).0;
             let c0 = ox0 * c.sw - c.pl;
@@ -456,17 +463,32 @@ fn rows_of<S: Simd, const K: u8, const KW: usize, const R: usize>(
                 break; // the rest run as border blocks
             }
             let mut acc = [s.splat(0.0); R];
-            for i in 0..count {
-                // SAFETY: first[r] + i·step + c0 + reach <= last + c0 + reach <= src.len().
-                unsafe {
-                    add_taps::<S, K, KW, false, R>(
-                        s,
-                        &mut acc,
-                        rows_at((i * step + c0) as isize),
-                        c,
-                        &[],
-                    )
-                };
+            if KW != 0 && count == KW {
+                for i in 0..KW {
+                    // SAFETY: first[r] + i·step + c0 + reach <= last + c0 + reach <= src.len().
+                    unsafe {
+                        add_taps::<S, K, KW, false, R>(
+                            s,
+                            &mut acc,
+                            rows_at((i * step + c0) as isize),
+                            c,
+                            &[],
+                        )
+                    };
+                }
+            } else {
+                for i in 0..count {
+                    // SAFETY: first[r] + i·step + c0 + reach <= last + c0 + reach <= src.len().
+                    unsafe {
+                        add_taps::<S, K, KW, false, R>(
+                            s,
+                            &mut acc,
+                            rows_at((i * step + c0) as isize),
+                            c,
+                            &[],
+                        )
+                    };
+                }
             }
             for (r, acc) in acc.iter().enumerate() {
                 // SAFETY: ox0 + LANES <= ow for a direct block: inside y's row r.
@@ -539,6 +561,15 @@ fn rows_of<S: Simd, const K: u8, const KW: usize, const R: usize>(
     R
 }
 
+/// `g.divisor(oy, ox)`, inlined into the kernel.
+#[inline(always)]
+fn divisor(g: &WindowGeom, oy: usize, ox: usize) -> usize {
+    match g.divisor_override {
+        Some(d) => d as usize,
+        None => g.rows[oy].div * g.cols[ox].div,
+    }
+}
+
 /// Stores the first `out.len() <= LANES` lanes of `v`.
 #[inline(always)]
 fn store<S: Simd>(s: S, out: &mut [f32], v: S::V) {
@@ -558,7 +589,7 @@ fn store<S: Simd>(s: S, out: &mut [f32], v: S::V) {
 fn lane_divisors<S: Simd>(s: S, g: &WindowGeom, oy: usize, (ox0, n): (usize, usize)) -> S::V {
     let mut d = [1.0f32; 16];
     for (k, dk) in d.iter_mut().enumerate().take(n) {
-        *dk = g.divisor(oy, ox0 + k) as f32;
+        *dk = divisor(g, oy, ox0 + k) as f32;
     }
     // SAFETY: d holds 16 >= LANES elements.
     unsafe { s.load(d.as_ptr()) }
@@ -576,7 +607,7 @@ fn output_from_spans(g: &WindowGeom, src: &[f32], x_off: usize, oy: usize, ox: u
             sum += src[r + j * dw];
         }
     }
-    sum / g.divisor(oy, ox) as f32
+    sum / divisor(g, oy, ox) as f32
 }
 
 /// Adaptive average pooling with unequal column bins: lane `k` gathers the taps of its own bin
