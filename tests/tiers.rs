@@ -1,6 +1,6 @@
 //! Tiers: the `NNPOOL_REQUIRE_TIERS` check, forcing tiers the CPU lacks, the `NNPOOL_MAX_TIER`
 //! cap of the dispatcher (checked in child processes of this test binary, since `Tier::best`
-//! reads the variable once per process), and — ignored until every SIMD kernel is native — that
+//! reads the variable once per process), and that
 //! no SIMD tier falls back to scalar code.
 
 mod common;
@@ -221,7 +221,6 @@ fn native_pools() -> Vec<Pool2d> {
 }
 
 #[test]
-#[ignore = "enable when every SIMD kernel is native"]
 fn simd_tiers_run_native_kernels() {
     let mut fallbacks = Vec::new();
     for &tier in tiers().iter().filter(|&&t| t != Tier::Scalar) {
