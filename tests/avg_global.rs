@@ -192,6 +192,38 @@ fn avg_nchw_workload_shapes() {
 }
 
 #[test]
+fn avg_nchw_row_block_jobs() {
+    // Few large planes: the driver cuts each plane into row blocks (run in parallel when rayon
+    // is on); every output must come out as in one sequential run.
+    let mut rng = Rng(0x5eed);
+    for (pool, h, w) in [
+        (
+            Pool2d::avg(3).stride(1).padding(1).count_include_pad(false),
+            300,
+            301,
+        ),
+        (Pool2d::avg(2).stride(2), 400, 402),
+        (
+            Pool2d::avg(3).stride(2).padding(1).ceil_mode(true),
+            333,
+            257,
+        ),
+    ] {
+        let desc = TensorDesc::nchw(1, 2, h, w);
+        let x = values(&mut rng, desc.min_len().unwrap());
+        let plan = Plan::<f32>::new(&pool, desc).unwrap();
+        let mut want = vec![0.0f32; plan.output_len()];
+        reference::pool2d(&pool, &desc, &x, &plan.output_desc(), &mut want, None).unwrap();
+        for tier in tiers() {
+            let plan = Plan::<f32>::new(&pool.tier(tier), desc).unwrap();
+            let mut got = vec![0.0f32; plan.output_len()];
+            plan.run(&x, &mut got).unwrap();
+            assert!(bits(&got) == bits(&want), "{tier}: {pool:?}");
+        }
+    }
+}
+
+#[test]
 fn adaptive_avg_nchw_random() {
     let mut rng = Rng(0xadab_7177);
     for case in 0..2000 {
