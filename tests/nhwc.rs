@@ -459,7 +459,7 @@ fn describe_names_the_algorithms() {
         );
         assert_eq!(k(Pool2d::adaptive_max(6), d), "nhwc-adaptive");
         // 3×3 stride 1: separable on 4-lane tiers only.
-        let four = matches!(tier, Tier::Portable | Tier::Sse2);
+        let four = matches!(tier, Tier::Portable | Tier::Sse2 | Tier::Neon);
         let want = if four {
             "nhwc-s1-separable"
         } else {
