@@ -199,4 +199,8 @@ impl Simd for Avx2 {
             )
         }
     }
+    #[inline(always)]
+    fn unord(self, a: __m256, b: __m256) -> __m256 {
+        v!(_mm256_cmp_ps::<_CMP_UNORD_Q>(a, b))
+    }
 }

@@ -189,4 +189,8 @@ impl Simd for Avx512 {
             )
         }
     }
+    #[inline(always)]
+    fn unord(self, a: __m512, b: __m512) -> __mmask16 {
+        v!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b))
+    }
 }

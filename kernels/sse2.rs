@@ -167,4 +167,8 @@ impl Simd for Sse2 {
             self.load_deinterleave(buf.as_ptr())
         }
     }
+    #[inline(always)]
+    fn unord(self, a: __m128, b: __m128) -> __m128 {
+        v!(_mm_cmpunord_ps(a, b))
+    }
 }

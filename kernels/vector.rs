@@ -125,4 +125,9 @@ pub trait Simd: Copy {
             self.load_deinterleave(buf.as_ptr())
         }
     }
+    /// Lanes where `a` or `b` is NaN (an unordered comparison).
+    #[inline(always)]
+    fn unord(self, a: Self::V, b: Self::V) -> Self::M {
+        self.or(self.is_nan(a), self.is_nan(b))
+    }
 }

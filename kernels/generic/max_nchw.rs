@@ -51,12 +51,15 @@
 //!
 //! # NaN
 //!
-//! The fast path folds with `s.max`, which ignores NaN, and tests each loaded input vector once
-//! with `is_nan`: tap 0 of an `S1` block (the tap-0 vectors of consecutive blocks tile the row),
-//! the even and odd halves of an `S2` block's first load, each gathered vector, and the few
-//! columns the last block's windows reach past its tap-0 vectors. A flagged unit (an input row
-//! of a chunk in the row schemes, an output row in `Direct`) is recomputed with the exact step;
-//! van Herk combines only windows without a flagged row and folds the others exactly.
+//! The fast path folds with `s.max`, which ignores NaN, and tests each loaded input vector once:
+//! tap 0 of an `S1` block (the tap-0 vectors of consecutive blocks tile the row) with `is_nan`;
+//! the even and odd halves of an `S2` block's first load with one `unord` of the block's result
+//! (NaN exactly where the even half is: `max` keeps a NaN accumulator) and the odd half; each
+//! gathered vector; each vector of the plane scheme's copy; and the few columns the last
+//! block's windows reach past those vectors. A flagged unit (an input row of a chunk in the row
+//! schemes, a plane in the plane scheme, an output row in `Direct`) is recomputed with the
+//! exact step; van Herk combines only windows without a flagged row and folds the others
+//! exactly.
 //!
 //! Every output is the same pure function of its window whatever the job's row range, so any
 //! partition of the rows gives identical results.
@@ -327,7 +330,7 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
     let (r_lo, _) = rows_read(g, &rows);
     if IDX && cfg.pitch > 0 {
         // SAFETY: the plane scheme's arrays lie inside the areas (choose).
-        unsafe { plane_index_base(g, cfg, r_lo, b.ri) };
+        unsafe { plane_index_base(g, cfg, S::LANES, r_lo, b.ri) };
     }
     for p in 0..planes {
         // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
@@ -384,14 +387,14 @@ fn step<S: Simd, const IDX: bool, const EXACT: bool>(
     acc: &mut S::V,
     ai: &mut S::I,
 ) {
-    if IDX {
-        let take = if EXACT {
-            s.or(s.gt(v, *acc), s.is_nan(v))
-        } else {
-            s.gt(v, *acc)
-        };
+    if IDX && EXACT {
+        let take = s.or(s.gt(v, *acc), s.is_nan(v));
         *acc = s.select(take, v, *acc);
         *ai = s.iselect(take, vi, *ai);
+    } else if IDX {
+        // max(v, acc) is select(v > acc, v, acc), in one operation and off the mask's path.
+        *ai = s.iselect(s.gt(v, *acc), vi, *ai);
+        *acc = s.max(v, *acc);
     } else if EXACT {
         *acc = s.max_exact(v, *acc);
     } else {
@@ -504,11 +507,6 @@ unsafe fn taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool, con
             (acc, ai, nan)
         } else {
             let (e, o) = ld2::<S, MASK>(s, row, lim, q);
-            let nan = if EXACT {
-                s.none()
-            } else {
-                s.or(s.is_nan(e), s.is_nan(o))
-            };
             let mut acc = e;
             if kw > 1 {
                 step::<S, IDX, EXACT>(s, o, tsplat(s, tb, 1), &mut acc, &mut ai);
@@ -524,6 +522,10 @@ unsafe fn taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool, con
                 let (_, o) = ld2::<S, MASK>(s, row, lim, q + t - 1);
                 step::<S, IDX, EXACT>(s, o, tsplat(s, tb, t), &mut acc, &mut ai);
             }
+            // The fast fold keeps a NaN of its first operand e (max returns its second
+            // operand when unordered) and drops the others, so acc is NaN exactly where e is:
+            // one unordered comparison checks both halves of the first load.
+            let nan = if EXACT { s.none() } else { s.unord(acc, o) };
             (acc, ai, nan)
         }
     }
@@ -938,8 +940,11 @@ unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
                 }
             } else {
                 // Border block: left blocks read a copy of the row start (nothing masked
-                // there), right blocks are masked at the row end; whole indices per row,
-                // fixed up.
+                // there), right blocks are masked at the row end. When a valid lane's window
+                // reaches the padding, indices are completed and fixed up per row.
+                let m = (ow - ox0).min(l);
+                let last = (ox0 + m - 1) * cfg.sw + (cfg.kw - 1) * cfg.dw;
+                let pad = b < ch.nl || last >= iw + cfg.pl;
                 for r in 0..rs.count {
                     let hb = h0 + r * rstep;
                     let row = plane.add(hb);
@@ -954,7 +959,7 @@ unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
                     if !EXACT {
                         nan = s.or(nan, n);
                     }
-                    let i = if IDX {
+                    let i = if IDX && pad {
                         fix(s, g, hb as u32, ox0, v, s.iadd(t, lane_cols(s, cfg, q)))
                     } else {
                         t
@@ -965,10 +970,14 @@ unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
                         step::<S, IDX, EXACT>(s, v, i, &mut acc, &mut ai);
                     }
                 }
+                if IDX && !pad {
+                    ai = s.iadd(ai, lane_cols(s, cfg, q));
+                }
             }
             put::<S, IDX>(s, yv, yi, ox0, ow - ox0, acc, ai);
         }
-        if !EXACT {
+        // (Windows reach past their blocks' first vectors only when (kw − 1)·dw + 1 > sw.)
+        if !EXACT && (cfg.kw - 1) * cfg.dw + 1 > cfg.sw {
             for r in 0..rs.count {
                 if tail_nan(cfg, plane.add(h0 + r * rstep), iw, ow) {
                     return true;
@@ -1292,7 +1301,7 @@ impl Vh {
     /// # Safety
     /// T rows `top ..= next` are written (`w` rounded up to L), the areas hold every offset.
     #[inline(always)]
-    unsafe fn push<S: Simd, const IDX: bool>(
+    unsafe fn push<S: Simd, const IDX: bool, const EXACT: bool>(
         &mut self,
         s: S,
         rv: *mut f32,
@@ -1320,7 +1329,7 @@ impl Vh {
                 if self.bpos != 0 {
                     acc = s.load(pv.add(x));
                     ai = if IDX { s.iload(pi.add(x)) } else { vi };
-                    step::<S, IDX, false>(s, v, vi, &mut acc, &mut ai);
+                    step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
                 }
                 s.store(pv.add(x), acc);
                 if IDX {
@@ -1342,7 +1351,7 @@ impl Vh {
                         if hh != next {
                             let v = s.load(nv.add(x));
                             let vi = if IDX { s.iload(ni.add(x)) } else { ai };
-                            step::<S, IDX, false>(s, v, vi, &mut acc, &mut ai);
+                            step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
                         }
                         s.store(sv.add(x), acc);
                         if IDX {
@@ -1371,7 +1380,7 @@ impl Vh {
     /// # Safety
     /// The rows were pushed; `yv[0 .. w)` (`yi`) writable.
     #[inline(always)]
-    unsafe fn emit<S: Simd, const IDX: bool>(
+    unsafe fn emit<S: Simd, const IDX: bool, const EXACT: bool>(
         &self,
         s: S,
         (rv, ri): (*mut f32, *mut u32),
@@ -1392,14 +1401,14 @@ impl Vh {
             } else if r0 < self.top {
                 // Two blocks: the suffix from r0 of the previous one, the prefix to r1.
                 let offs = [self.s_at(r0), self.p_at];
-                vfold::<S, IDX, false>(s, rv, ri, &offs, self.w, yv, yi);
+                vfold::<S, IDX, EXACT>(s, rv, ri, &offs, self.w, yv, yi);
             } else if r0 == self.top {
-                vfold::<S, IDX, false>(s, rv, ri, &[self.p_at], self.w, yv, yi);
+                vfold::<S, IDX, EXACT>(s, rv, ri, &[self.p_at], self.w, yv, yi);
             } else {
                 // Inside r1's block, which then ends at r1 (a full window, or the last row),
                 // so its suffixes are formed.
                 debug_assert!(r1 == self.r_last || self.bpos == 0);
-                vfold::<S, IDX, false>(s, rv, ri, &[self.s_at(r0)], self.w, yv, yi);
+                vfold::<S, IDX, EXACT>(s, rv, ri, &[self.s_at(r0)], self.w, yv, yi);
             }
         }
     }
@@ -1459,11 +1468,11 @@ unsafe fn vh_plane<S: Simd, const KW: usize, const IDX: bool>(
                     let h = vh.next;
                     let t = (b.rv.add(vh.t_at(h)), b.ri.add(vh.t_at(h)));
                     let nan = hrow::<S, KW, IDX>(s, g, cfg, &ch, plane, h, t, b, &mut segs);
-                    vh.push::<S, IDX>(s, b.rv, b.ri, nan);
+                    vh.push::<S, IDX, false>(s, b.rv, b.ri, nan);
                 }
                 let at = (oy - rows.start) * ow + c0;
                 let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
-                vh.emit::<S, IDX>(s, (b.rv, b.ri), (r0, r1), yv, yr);
+                vh.emit::<S, IDX, false>(s, (b.rv, b.ri), (r0, r1), yv, yr);
             }
         }
         c0 = c1;
@@ -1476,8 +1485,9 @@ unsafe fn vh_plane<S: Simd, const KW: usize, const IDX: bool>(
 /// # Safety
 /// `ri` holds `PBUF` (choose: the copy of every row fits).
 #[inline(always)]
-unsafe fn plane_index_base(g: &WindowGeom, cfg: &Cfg, r_lo: usize, ri: *mut u32) {
-    let n = plane_len(1, g.ih - r_lo, cfg.pitch, cfg).min(PBUF);
+unsafe fn plane_index_base(g: &WindowGeom, cfg: &Cfg, l: usize, r_lo: usize, ri: *mut u32) {
+    // Every position a sweep over rows r_lo .. ih reads (plane_len(ih) + L <= PBUF: choose).
+    let n = plane_len(l, g.ih - r_lo, cfg.pitch, cfg);
     for z in 0..n {
         let (r, c) = (r_lo + z / cfg.pitch, z % cfg.pitch);
         // SAFETY: z < n <= PBUF.
@@ -1552,7 +1562,7 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
         } else {
             plane_sweep::<S, KW, IDX, false>(s, g, cfg, r_lo, nz, (bv, hv, hi, ib));
         }
-        if cfg.v == Vert::VanHerk && !exact {
+        if cfg.v == Vert::VanHerk {
             // T rows: the sweep's results at the copy's pitch; the S ring and P after them.
             let mut vh = Vh {
                 kh: g.kh,
@@ -1574,12 +1584,21 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
             for oy in rows.clone() {
                 let rs = g.rows[oy];
                 let (r0, r1) = (rs.start, rs.start + rs.count - 1);
-                while vh.next <= r1 {
-                    vh.push::<S, IDX>(s, b.rv, b.ri, false);
-                }
                 let at = (oy - rows.start) * ow;
                 let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
-                vh.emit::<S, IDX>(s, (b.rv, b.ri), (r0, r1), yv, yr);
+                // (With a NaN in the plane, the whole plane runs with the exact step, which
+                // is associative too.)
+                if exact {
+                    while vh.next <= r1 {
+                        vh.push::<S, IDX, true>(s, b.rv, b.ri, false);
+                    }
+                    vh.emit::<S, IDX, true>(s, (b.rv, b.ri), (r0, r1), yv, yr);
+                } else {
+                    while vh.next <= r1 {
+                        vh.push::<S, IDX, false>(s, b.rv, b.ri, false);
+                    }
+                    vh.emit::<S, IDX, false>(s, (b.rv, b.ri), (r0, r1), yv, yr);
+                }
             }
             return;
         }
