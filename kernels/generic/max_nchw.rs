@@ -49,6 +49,21 @@
 //!   one of them when it lies in one block): three operations per output row whatever `kh`
 //!   (van Herk / Gil–Werman).
 //!
+//! # The plane scheme (stride 1, `Ring` or `VanHerk`, planes that fit on the stack)
+//!
+//! Small planes (YOLO's 20×20 SPPF, 40×40, ...) would spend more on per-row bookkeeping than
+//! on arithmetic, so the job's input rows are copied once, −∞ around each row, at a fixed pitch
+//! (at least every output column's taps and every input column), and the horizontal pass is
+//! one sweep of vectors over the whole flattened copy: with stride 1, position `z` of the copy
+//! and its taps `z + j·dw` stay in one row for every position that is an output column, and
+//! the positions past a row's outputs are computed and ignored. With dilation 1 and
+//! `kw >= DBL_MIN`, the sweep doubles, in place: level `i` makes position `x` the maximum of
+//! `2^i` positions from `x` (`m[x] = f(m[x], m[x + 2^(i−1)])`), and the result is
+//! `f(mp[x], mp[x + kw − p])`, `p` the largest power of two `<= kw`: `log2(p) + 1` steps
+//! instead of `kw − 1` (each level is a whole sweep after the one it reads, so no load waits
+//! on a recent store). The rows are then folded, or combined by van Herk, as above. A plane
+//! with a NaN runs all of it with the exact step.
+//!
 //! # NaN
 //!
 //! The fast path folds with `s.max`, which ignores NaN, and tests each loaded input vector once:
@@ -58,8 +73,8 @@
 //! gathered vector; each vector of the plane scheme's copy; and the few columns the last
 //! block's windows reach past those vectors. A flagged unit (an input row of a chunk in the row
 //! schemes, a plane in the plane scheme, an output row in `Direct`) is recomputed with the
-//! exact step; van Herk combines only windows without a flagged row and folds the others
-//! exactly.
+//! exact step; van Herk over rows (the row scheme) combines only windows without a flagged row
+//! and folds the others exactly.
 //!
 //! Every output is the same pure function of its window whatever the job's row range, so any
 //! partition of the rows gives identical results.
@@ -92,7 +107,10 @@ const MAX_RING: usize = 64;
 /// The most output columns per chunk of the row schemes.
 const CW_MAX: usize = 512;
 /// Window height from which van Herk replaces folding the rows (stride 1, dilation 1).
-const VH_MIN: usize = 6;
+const VH_MIN: usize = 5;
+/// Window width from which the plane scheme's horizontal pass doubles instead of tapping
+/// (stride 1, dilation 1).
+const DBL_MIN: usize = 8;
 
 /// How one input row is reduced for a block of outputs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -135,6 +153,8 @@ struct Cfg {
     /// Plane scheme (`S1` with `Ring` or `VanHerk` on a plane that fits): the pitch of the
     /// padded copy; 0 otherwise.
     pitch: usize,
+    /// Plane scheme: the horizontal pass doubles (`dw == 1`, `kw >= DBL_MIN`).
+    double: bool,
 }
 
 /// Chooses the algorithm for `g` (deterministic: `describe` reports the same).
@@ -174,6 +194,7 @@ fn choose<S: Simd>(g: &WindowGeom) -> Cfg {
         cw: 0,
         nr: 0,
         pitch: 0,
+        double: false,
     };
     // Rows are shared between windows when the vertical extent exceeds the stride.
     let extent = (g.kh.max(1) - 1).saturating_mul(g.dh).saturating_add(1);
@@ -204,10 +225,13 @@ fn choose<S: Simd>(g: &WindowGeom) -> Cfg {
         // The padded copy: every output column's taps and every input column in one row.
         let pitch = (pl + g.iw).max(g.ow + (kw - 1) * dw);
         let owr = g.ow.next_multiple_of(l);
+        cfg.double = dw == 1 && kw >= DBL_MIN;
         let fits = plane_len(l, g.ih, pitch, &cfg) + l <= PBUF
             && (cfg.v != Vert::VanHerk || (cfg.nr + 1) * owr <= PBUF);
         if fits {
             (cfg.pitch, cfg.cw) = (pitch, owr);
+        } else {
+            cfg.double = false;
         }
     }
     cfg
@@ -222,7 +246,28 @@ fn plane_nz(l: usize, rows: usize, pitch: usize) -> usize {
 /// Elements of the plane scheme's padded copy of `rows` input rows (all the positions its
 /// sweep reads).
 fn plane_len(l: usize, rows: usize, pitch: usize, cfg: &Cfg) -> usize {
-    plane_nz(l, rows, pitch) + cfg.ext - l
+    let nz = plane_nz(l, rows, pitch);
+    if cfg.double {
+        dbl_plan(l, nz, cfg.kw).2[1] + l
+    } else {
+        nz + cfg.ext - l
+    }
+}
+
+/// Doubling plan for `n` positions (a multiple of `l`) and a window `kw >= 2`: the largest power
+/// of two `p <= kw`, `levels = log2(p)`, and `lens[i]` (a multiple of `l`), the positions level
+/// `i` (window `2^i`) computes; level 1 reads the copy up to `lens[1] + 1` (plus a vector).
+fn dbl_plan(l: usize, n: usize, kw: usize) -> (usize, usize, [usize; 16]) {
+    let levels = (usize::BITS - 1 - kw.leading_zeros()) as usize;
+    let p = 1usize << levels;
+    let mut lens = [0; 16];
+    // The result at x reads level `levels` at x and x + kw − p; level i + 1 at x reads level i
+    // at x and x + 2^i.
+    lens[levels] = (n + kw - p).next_multiple_of(l);
+    for i in (1..levels).rev() {
+        lens[i] = (lens[i + 1] + (1 << i)).next_multiple_of(l);
+    }
+    (p, levels, lens)
 }
 
 /// The algorithm [`run`] picks for `g`.
@@ -642,8 +687,7 @@ unsafe fn gather<S: Simd, const IDX: bool, const EXACT: bool>(
 /// may have been chosen there (a −∞ that came first).
 #[inline(always)]
 fn fix<S: Simd>(s: S, g: &WindowGeom, hb: u32, ox0: usize, v: S::V, i: S::I) -> S::I {
-    let low = s.select(s.gt(v, s.splat(NEG)), s.splat(0.0), s.splat(1.0));
-    if !s.any(s.gt(low, s.splat(0.0))) {
+    if !any_neg_inf(s, v) {
         return i;
     }
     let mut vb = [0.0f32; MAX_LANES];
@@ -666,6 +710,12 @@ fn fix<S: Simd>(s: S, g: &WindowGeom, hb: u32, ox0: usize, v: S::V, i: S::I) -> 
     }
     // SAFETY: ib holds MAX_LANES >= L elements.
     unsafe { s.iload(ib.as_ptr()) }
+}
+
+/// True when a lane of `v` is −∞ (the only value below the lowest finite one; NaN is not).
+#[inline(always)]
+fn any_neg_inf<S: Simd>(s: S, v: S::V) -> bool {
+    s.any(s.gt(s.splat(f32::MIN), v))
 }
 
 /// True when a NaN is among `row[lo .. hi)`.
@@ -1638,6 +1688,11 @@ unsafe fn plane_sweep<S: Simd, const KW: usize, const IDX: bool, const EXACT: bo
     (bv, hv, hi, ib): (*mut f32, *mut f32, *mut u32, *mut u32),
 ) {
     let l = S::LANES;
+    if cfg.double {
+        // SAFETY: as the caller guarantees (plane_len covers the doubling's reads).
+        unsafe { plane_double::<S, IDX, EXACT>(s, g, cfg, r_lo, nz, (bv, hv, hi, ib)) };
+        return;
+    }
     let mut z = 0;
     while z < nz {
         // SAFETY: as the caller guarantees.
@@ -1646,8 +1701,7 @@ unsafe fn plane_sweep<S: Simd, const KW: usize, const IDX: bool, const EXACT: bo
             s.store(hv.add(z), v);
             if IDX {
                 let i = s.iadd(t, s.iload(ib.add(z)));
-                let low = s.select(s.gt(v, s.splat(NEG)), s.splat(0.0), s.splat(1.0));
-                let i = if s.any(s.gt(low, s.splat(0.0))) {
+                let i = if any_neg_inf(s, v) {
                     plane_fix(s, g, cfg, r_lo, z, v, i)
                 } else {
                     i
@@ -1656,6 +1710,74 @@ unsafe fn plane_sweep<S: Simd, const KW: usize, const IDX: bool, const EXACT: bo
             }
         }
         z += l;
+    }
+}
+
+/// [`plane_sweep`] by doubling (`dw == 1`): in place over the copy `bv` (and `hi`), level `i`
+/// makes position `x` the maximum of `2^i` positions from `x`: `m[x] = f(m[x], m[x + w])`,
+/// `w = 2^(i−1)`; then `hv[x] = f(m[x], m[x + kw − p])`. Forward sweeps read each position
+/// before overwriting it, and every level is a whole sweep after the one it reads.
+///
+/// # Safety
+/// `bv[0 .. plane_len)` was written, `ib` holds `plane_len`, `hv`/`hi` hold it too.
+#[inline(always)]
+unsafe fn plane_double<S: Simd, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    r_lo: usize,
+    nz: usize,
+    (bv, hv, hi, ib): (*mut f32, *mut f32, *mut u32, *mut u32),
+) {
+    let l = S::LANES;
+    let (p, levels, lens) = dbl_plan(l, nz, cfg.kw);
+    let one = s.isplat(1);
+    // SAFETY: level 1 reads bv/ib below lens[1] + 1 + L <= plane_len; level i reads below
+    // lens[i] + 2^(i−1) <= lens[i − 1], written by level i − 1; the result reads below
+    // nz + kw − p <= lens[levels].
+    unsafe {
+        for (lvl, &len) in lens.iter().enumerate().take(levels + 1).skip(1) {
+            let w = 1usize << (lvl - 1);
+            let mut x = 0;
+            while x < len {
+                let mut acc = s.load(bv.add(x));
+                let v = s.load(bv.add(x + w));
+                let (mut ai, vi) = if !IDX {
+                    (one, one)
+                } else if lvl == 1 {
+                    let i = s.iload(ib.add(x));
+                    (i, s.iadd(i, one))
+                } else {
+                    (s.iload(hi.add(x)), s.iload(hi.add(x + w)))
+                };
+                step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
+                s.store(bv.add(x), acc);
+                if IDX {
+                    s.istore(hi.add(x), ai);
+                }
+                x += l;
+            }
+        }
+        let off = cfg.kw - p;
+        let mut x = 0;
+        while x < nz {
+            let mut acc = s.load(bv.add(x));
+            let v = s.load(bv.add(x + off));
+            let (mut ai, vi) = if IDX {
+                (s.iload(hi.add(x)), s.iload(hi.add(x + off)))
+            } else {
+                (one, one)
+            };
+            step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
+            s.store(hv.add(x), acc);
+            if IDX {
+                if any_neg_inf(s, acc) {
+                    ai = plane_fix(s, g, cfg, r_lo, x, acc, ai);
+                }
+                s.istore(hi.add(x), ai);
+            }
+            x += l;
+        }
     }
 }
 
