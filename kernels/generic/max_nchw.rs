@@ -728,17 +728,12 @@ unsafe fn any_nan(row: *const f32, lo: usize, hi: usize) -> bool {
     (lo..hi).any(|c| unsafe { *row.add(c) }.is_nan())
 }
 
-/// True when a NaN is among the columns that the windows of the outputs just before `end` read
-/// past the primary vectors of their blocks (`S1`/`S2`): `end·sw − pl ..` their last tap.
-///
-/// # Safety
-/// `row[0 .. iw)` is readable.
-#[inline(always)]
-unsafe fn tail_nan(cfg: &Cfg, row: *const f32, iw: usize, end: usize) -> bool {
+/// The columns that the windows of the outputs just before `end` read past the primary vectors
+/// of their blocks (`S1`/`S2`): from `end·sw − pl` to their last tap, clipped to the row.
+fn tail_cols(cfg: &Cfg, iw: usize, end: usize) -> Range<usize> {
     let lo = (end * cfg.sw).saturating_sub(cfg.pl);
     let hi = ((end - 1) * cfg.sw + (cfg.kw - 1) * cfg.dw + 1).saturating_sub(cfg.pl);
-    // SAFETY: the range is clipped to the row.
-    unsafe { any_nan(row, lo, hi.min(iw)) }
+    lo.min(iw)..hi.min(iw)
 }
 
 /// Copies the input columns `q .. q + len` of a row to `buf`, −∞ for columns outside
@@ -789,10 +784,11 @@ unsafe fn seg_copy<S: Simd>(s: S, row: *const f32, iw: usize, q: isize, len: usi
 /// (`q0` the first tap of output `c0`), blocks `rb .. nb` over a copy of the columns from block
 /// `rb`'s first tap, `rlen` long, placed `roff` after the first: all blocks over the first copy
 /// when none is full and it fits, else the left and the right blocks.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Chunk {
     c0: usize,
-    c1: usize,
+    /// The columns past the last block's primary vectors that its windows read (NaN check).
+    tail: Range<usize>,
     nb: usize,
     nl: usize,
     nf: usize,
@@ -838,7 +834,11 @@ fn chunk_of(cfg: &Cfg, iw: usize, l: usize, c0: usize, c1: usize) -> Chunk {
     debug_assert!(roff + rlen + l <= LSEG || cfg.sw == 0);
     Chunk {
         c0,
-        c1,
+        tail: if cfg.h == Horiz::Gather {
+            0..0
+        } else {
+            tail_cols(cfg, iw, c1)
+        },
         nb,
         nl,
         nf,
@@ -1026,10 +1026,9 @@ unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
             }
             put::<S, IDX>(s, yv, yi, ox0, ow - ox0, acc, ai);
         }
-        // (Windows reach past their blocks' first vectors only when (kw − 1)·dw + 1 > sw.)
-        if !EXACT && (cfg.kw - 1) * cfg.dw + 1 > cfg.sw {
+        if !EXACT && !ch.tail.is_empty() {
             for r in 0..rs.count {
-                if tail_nan(cfg, plane.add(h0 + r * rstep), iw, ow) {
+                if any_nan(plane.add(h0 + r * rstep), ch.tail.start, ch.tail.end) {
                     return true;
                 }
             }
@@ -1185,7 +1184,7 @@ unsafe fn hrow_taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool
                 nan = s.or(nan, n);
             }
         }
-        !EXACT && (s.any(nan) || tail_nan(cfg, row, iw, ch.c1))
+        !EXACT && (s.any(nan) || any_nan(row, ch.tail.start, ch.tail.end))
     }
 }
 
@@ -1566,15 +1565,13 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
     b: &Bufs,
 ) {
     let l = S::LANES;
-    let (iw, ow, pitch, pl) = (g.iw, g.ow, cfg.pitch, cfg.pl);
+    let (iw, pitch, pl) = (g.iw, cfg.pitch, cfg.pl);
     let (r_lo, r_hi) = rows_read(g, &rows);
     let n_rows = r_hi + 1 - r_lo;
     let len = plane_len(l, n_rows, pitch, cfg);
-    let nz = plane_nz(l, n_rows, pitch);
-    let (bv, hv, hi, ib) = (b.rv, b.rv.wrapping_add(PBUF), b.ri.wrapping_add(PBUF), b.ri);
+    let bv = b.rv;
     // SAFETY: copies rows r_lo ..= r_hi < ih (columns < iw) to bv[0 .. len rounded up + L)
-    // <= PBUF (choose, for ih rows); the sweep reads bv[z .. z + ext) with z + ext <= len and
-    // writes hv/hi[0 .. nz) <= PBUF; the folds read rows of hv/hi inside nz.
+    // <= PBUF (choose, for ih rows), which covers every position the sweep reads.
     unsafe {
         let mut nan = s.none();
         for r in 0..n_rows {
@@ -1584,16 +1581,27 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
                 s.store(o.add(t), s.splat(NEG));
                 t += l;
             }
+            // The row's vectors, NaN-checked in pairs (one unordered comparison each pair).
             let mut c = 0;
+            let mut prev = None;
             while c < iw {
                 let v = if iw - c >= l {
                     s.load(row.add(c))
                 } else {
                     s.load_n(row.add(c), iw - c, NEG)
                 };
-                nan = s.or(nan, s.is_nan(v));
                 s.store(o.add(pl + c), v);
+                prev = match prev {
+                    None => Some(v),
+                    Some(u) => {
+                        nan = s.or(nan, s.unord(u, v));
+                        None
+                    }
+                };
                 c += l;
+            }
+            if let Some(u) = prev {
+                nan = s.or(nan, s.is_nan(u));
             }
             let mut t = pl + c;
             while t < pitch {
@@ -1606,12 +1614,35 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
             s.store(bv.add(t), s.splat(NEG));
             t += l;
         }
-        let exact = s.any(nan);
-        if exact {
-            plane_sweep::<S, KW, IDX, true>(s, g, cfg, r_lo, nz, (bv, hv, hi, ib));
+        let args = (rows, y, yi, r_lo, r_hi);
+        if s.any(nan) {
+            plane_rows::<S, KW, IDX, true>(s, g, cfg, args, b);
         } else {
-            plane_sweep::<S, KW, IDX, false>(s, g, cfg, r_lo, nz, (bv, hv, hi, ib));
+            plane_rows::<S, KW, IDX, false>(s, g, cfg, args, b);
         }
+    }
+}
+
+/// The plane scheme after the copy: the sweep, then every output row of the job, with the
+/// exact step throughout (`EXACT`: the plane holds a NaN; the exact step is associative too).
+///
+/// # Safety
+/// As [`plane_run`], whose copy of rows `r_lo ..= r_hi` is in `b.rv`.
+#[inline(always)]
+unsafe fn plane_rows<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    (rows, y, yi, r_lo, r_hi): (Range<usize>, *mut f32, *mut u32, usize, usize),
+    b: &Bufs,
+) {
+    let (ow, pitch) = (g.ow, cfg.pitch);
+    let nz = plane_nz(S::LANES, r_hi + 1 - r_lo, pitch);
+    let (bv, hv, hi, ib) = (b.rv, b.rv.wrapping_add(PBUF), b.ri.wrapping_add(PBUF), b.ri);
+    // SAFETY: the sweep reads the copy and writes hv/hi[0 .. nz) <= PBUF; the folds read rows
+    // of hv/hi inside nz; van Herk's S ring and P lie in the third PBUF (choose).
+    unsafe {
+        plane_sweep::<S, KW, IDX, EXACT>(s, g, cfg, r_lo, nz, (bv, hv, hi, ib));
         if cfg.v == Vert::VanHerk {
             // T rows: the sweep's results at the copy's pitch; the S ring and P after them.
             let mut vh = Vh {
@@ -1634,21 +1665,12 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
             for oy in rows.clone() {
                 let rs = g.rows[oy];
                 let (r0, r1) = (rs.start, rs.start + rs.count - 1);
+                while vh.next <= r1 {
+                    vh.push::<S, IDX, EXACT>(s, b.rv, b.ri, false);
+                }
                 let at = (oy - rows.start) * ow;
                 let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
-                // (With a NaN in the plane, the whole plane runs with the exact step, which
-                // is associative too.)
-                if exact {
-                    while vh.next <= r1 {
-                        vh.push::<S, IDX, true>(s, b.rv, b.ri, false);
-                    }
-                    vh.emit::<S, IDX, true>(s, (b.rv, b.ri), (r0, r1), yv, yr);
-                } else {
-                    while vh.next <= r1 {
-                        vh.push::<S, IDX, false>(s, b.rv, b.ri, false);
-                    }
-                    vh.emit::<S, IDX, false>(s, (b.rv, b.ri), (r0, r1), yv, yr);
-                }
+                vh.emit::<S, IDX, EXACT>(s, (b.rv, b.ri), (r0, r1), yv, yr);
             }
             return;
         }
@@ -1660,13 +1682,10 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
             for (r, o) in offs.iter_mut().enumerate().take(rs.count) {
                 *o = (rs.start + r * g.dh - r_lo) * pitch;
             }
-            let offs = &offs[..rs.count];
             if rs.count == 0 {
                 fill_empty::<S, IDX>(s, ow, yv, yr);
-            } else if exact {
-                vfold::<S, IDX, true>(s, hv, hi, offs, ow, yv, yr);
             } else {
-                vfold::<S, IDX, false>(s, hv, hi, offs, ow, yv, yr);
+                vfold::<S, IDX, EXACT>(s, hv, hi, &offs[..rs.count], ow, yv, yr);
             }
         }
     }
