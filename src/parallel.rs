@@ -66,7 +66,7 @@ pub(crate) fn execute<T: Element>(
             let (planes_per_task, rows_per_task) = if !par {
                 (planes, g.oh)
             } else if plane_work >= 2 * GRAIN && planes < 8 {
-                (1, GRAIN.div_ceil(per_row).max(1))
+                (1, rows_per_block(g, per_row))
             } else {
                 (task_size(planes, plane_work), g.oh)
             };
@@ -122,7 +122,7 @@ pub(crate) fn execute<T: Element>(
             let rows_per_task = if !par {
                 g.oh
             } else {
-                GRAIN.div_ceil(per_row).clamp(1, g.oh)
+                rows_per_block(g, per_row)
             };
             let blocks = g.oh.div_ceil(rows_per_task);
             let count = s.n * blocks;
@@ -256,6 +256,20 @@ fn work_per_output(g: &crate::geom::WindowGeom) -> usize {
         g.kh * g.kw
     };
     taps.max(1)
+}
+
+/// Output rows per row-block task: about `GRAIN` work, and enough rows that the input rows a
+/// block shares with its neighbours (windows overlapping vertically) are at most half of the
+/// rows it reads. Algorithms that reduce each input row once for all the windows that use it
+/// (separable and van Herk schemes, row rings) repeat that work for the shared rows of every
+/// block, so one-row blocks of a 13×13 window would do the horizontal pass 13 times over.
+fn rows_per_block(g: &crate::geom::WindowGeom, per_row: usize) -> usize {
+    let by_grain = GRAIN.div_ceil(per_row.max(1));
+    // Rows a window reaches beyond its own stride (0 when windows do not overlap).
+    let extent = g.kh.saturating_sub(1).saturating_mul(g.dh).saturating_add(1);
+    let shared = extent.saturating_sub(g.sh.max(1));
+    let by_halo = (2 * shared).div_ceil(g.sh.max(1));
+    by_grain.max(by_halo).clamp(1, g.oh.max(1))
 }
 
 /// Units per task so that each task has about `GRAIN` work, with at most `MAX_TASKS` tasks.
