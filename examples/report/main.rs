@@ -13,6 +13,7 @@
 
 mod workload;
 
+use aligned_vec::{AVec, ConstAlign};
 use std::hint::black_box;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -86,16 +87,24 @@ fn parse_args() -> Args {
 }
 
 /// Deterministic pseudo-random input in [-1, 1).
-fn input(len: usize, seed: u64) -> Vec<f32> {
+/// A 64-byte aligned buffer of `len` copies of `v`: tensors of an inference engine's arena (and
+/// the peers' buffers) start on a cache line, and a vector load that straddles two lines costs
+/// two.
+fn aligned(len: usize, v: f32) -> AVec<f32, ConstAlign<64>> {
+    AVec::from_iter(64, core::iter::repeat_n(v, len))
+}
+
+/// Deterministic pseudo-random input in [−1, 1), 64-byte aligned.
+fn input(len: usize, seed: u64) -> AVec<f32, ConstAlign<64>> {
     let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut x = aligned(len, 0.0);
+    for v in x.iter_mut() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        *v = (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0;
+    }
+    x
 }
 
 /// Per-call samples of one system, gathered over several rounds.
@@ -272,7 +281,7 @@ fn run_workload(
             .collect();
         // Check every system's output against the reference.
         for s in &systems {
-            let mut y = vec![f32::NAN; s.plan.output_len()];
+            let mut y = aligned(s.plan.output_len(), f32::NAN);
             tp.install(|| s.plan.run(&x, &mut y)).expect("run");
             let bad = y
                 .iter()
@@ -294,9 +303,9 @@ fn run_workload(
         // Copy roofline: copy an input-sized array, destination pre-faulted; like peers.py, the
         // fastest copy counts (the bound the hardware showed it can reach in this run).
         let src = x.clone();
-        let mut dst = vec![0.0f32; src.len()];
+        let mut dst = aligned(src.len(), 0.0);
         let mut copy = Samples::default();
-        let mut y = vec![0.0f32; plan0.output_len()];
+        let mut y = aligned(plan0.output_len(), 0.0);
         let budget = Duration::from_secs_f64(args.min_time / args.rounds as f64);
         tp.install(|| {
             let chunk = src.len().div_ceil(threads).max(1);
