@@ -15,20 +15,27 @@ mod workload;
 
 use std::hint::black_box;
 
+use aligned_vec::{AVec, ConstAlign};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nnpool::{Plan, Tier};
 use workload::Workload;
 
-fn input(len: usize) -> Vec<f32> {
+/// A 64-byte aligned buffer (an engine's tensors start on a cache line).
+fn aligned(len: usize) -> AVec<f32, ConstAlign<64>> {
+    AVec::from_iter(64, core::iter::repeat_n(0.0, len))
+}
+
+/// Deterministic pseudo-random input in [−1, 1), 64-byte aligned.
+fn input(len: usize) -> AVec<f32, ConstAlign<64>> {
     let mut s = 0x9e37_79b9_7f4a_7c15u64;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut x = aligned(len);
+    for v in x.iter_mut() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        *v = (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0;
+    }
+    x
 }
 
 fn bench(c: &mut Criterion) {
@@ -47,7 +54,7 @@ fn bench(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("{}/{}", wl.id, layout.name()));
             let probe = Plan::<f32>::new(&pool, desc).expect("plan");
             let x = input(probe.input_len());
-            let mut y = vec![0.0f32; probe.output_len()];
+            let mut y = aligned(probe.output_len());
             let bytes = 4 * (probe.input_len() + probe.output_len()) as u64;
             group.throughput(Throughput::Bytes(bytes));
             for &threads in &thread_counts {
@@ -58,7 +65,7 @@ fn bench(c: &mut Criterion) {
                 // Copy roofline: the same number of bytes (input + output), copied.
                 let half = (probe.input_len() + probe.output_len()).div_ceil(2);
                 let src = input(half);
-                let mut dst = vec![0.0f32; half];
+                let mut dst = aligned(half);
                 let chunk = half.div_ceil(threads);
                 group.bench_function(BenchmarkId::new("copy", format!("t{threads}")), |b| {
                     tp.install(|| {
