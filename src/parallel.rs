@@ -266,7 +266,10 @@ fn work_per_output(g: &crate::geom::WindowGeom) -> usize {
 fn rows_per_block(g: &crate::geom::WindowGeom, per_row: usize) -> usize {
     let by_grain = GRAIN.div_ceil(per_row.max(1));
     // Rows a window reaches beyond its own stride (0 when windows do not overlap).
-    let extent = g.kh.saturating_sub(1).saturating_mul(g.dh).saturating_add(1);
+    let extent =
+        g.kh.saturating_sub(1)
+            .saturating_mul(g.dh)
+            .saturating_add(1);
     let shared = extent.saturating_sub(g.sh.max(1));
     let by_halo = (2 * shared).div_ceil(g.sh.max(1));
     by_grain.max(by_halo).clamp(1, g.oh.max(1))
