@@ -34,6 +34,23 @@ fn lane_mask(_: Avx2, n: usize) -> __m256i {
     }
 }
 
+/// Lanes `k` of a vector loaded from `p + at` whose element `p[at + k]` lies in `p[0 .. lim)`
+/// (as the sign bits maskload reads).
+#[inline(always)]
+fn clip_mask(_: Avx2, lim: usize, at: isize) -> __m256i {
+    // (lim <= isize::MAX / 4: it bounds a slice of f32; |at| is bounded by a window.)
+    let lo = at.wrapping_neg().clamp(0, 8) as i32;
+    let hi = (lim as isize).wrapping_sub(at).clamp(0, 8) as i32;
+    // SAFETY: the token proves AVX2; value intrinsics only.
+    unsafe {
+        let iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_andnot_si256(
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(lo), iota),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), iota),
+        )
+    }
+}
+
 /// Evaluates value-only intrinsics (no memory access) in a method of the `Avx2` token.
 macro_rules! v {
     ($e:expr) => {
@@ -202,5 +219,41 @@ impl Simd for Avx2 {
     #[inline(always)]
     fn unord(self, a: __m256, b: __m256) -> __m256 {
         v!(_mm256_cmp_ps::<_CMP_UNORD_Q>(a, b))
+    }
+    #[inline(always)]
+    unsafe fn load_clip(self, p: *const f32, lim: usize, at: isize, fill: f32) -> __m256 {
+        let m = clip_mask(self, lim, at);
+        // SAFETY: only the lanes whose element lies in p[0 .. lim) (readable, caller) are
+        // accessed; masked-off lanes are not (no fault), so the wrapping address of the others
+        // is never dereferenced. The token proves AVX2.
+        unsafe {
+            let v = _mm256_maskload_ps(p.wrapping_offset(at), m);
+            _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(m))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_deinterleave_clip(
+        self,
+        p: *const f32,
+        lim: usize,
+        at: isize,
+        fill: f32,
+    ) -> (__m256, __m256) {
+        // SAFETY: as load_clip, for the window's two halves at `at` and `at + 8`.
+        unsafe {
+            let a = self.load_clip(p, lim, at, fill);
+            let b = self.load_clip(p, lim, at + 8, fill);
+            // As in load_deinterleave.
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            (
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                    even,
+                ))),
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                    odd,
+                ))),
+            )
+        }
     }
 }

@@ -41,6 +41,15 @@ fn lane_mask(n: usize) -> __mmask16 {
     }
 }
 
+/// Lanes `k` of a vector loaded from `p + at` whose element `p[at + k]` lies in `p[0 .. lim)`.
+#[inline(always)]
+fn clip_mask(lim: usize, at: isize) -> __mmask16 {
+    // (lim <= isize::MAX / 4: it bounds a slice of f32; |at| is bounded by a window.)
+    let lo = at.wrapping_neg().clamp(0, 16) as u32;
+    let hi = (lim as isize).wrapping_sub(at).clamp(0, 16) as u32;
+    ((0xffff_u32 >> (16 - hi)) & (0xffff_u32 << lo)) as __mmask16
+}
+
 /// Evaluates value-only intrinsics (no memory access) in a method of the `Avx512` token.
 macro_rules! v {
     ($e:expr) => {
@@ -192,5 +201,39 @@ impl Simd for Avx512 {
     #[inline(always)]
     fn unord(self, a: __m512, b: __m512) -> __mmask16 {
         v!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b))
+    }
+    #[inline(always)]
+    unsafe fn load_clip(self, p: *const f32, lim: usize, at: isize, fill: f32) -> __m512 {
+        // SAFETY: only the lanes whose element lies in p[0 .. lim) (readable, caller) are
+        // accessed; masked-off lanes are not (fault suppression), so the wrapping address of
+        // the others is never dereferenced. The token proves AVX-512F.
+        unsafe {
+            _mm512_mask_loadu_ps(
+                _mm512_set1_ps(fill),
+                clip_mask(lim, at),
+                p.wrapping_offset(at),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_deinterleave_clip(
+        self,
+        p: *const f32,
+        lim: usize,
+        at: isize,
+        fill: f32,
+    ) -> (__m512, __m512) {
+        // SAFETY: as load_clip, for the window's two halves at `at` and `at + 16`.
+        unsafe {
+            let f = _mm512_set1_ps(fill);
+            let a = _mm512_mask_loadu_ps(f, clip_mask(lim, at), p.wrapping_offset(at));
+            let b = _mm512_mask_loadu_ps(f, clip_mask(lim, at + 16), p.wrapping_offset(at + 16));
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            (
+                _mm512_permutex2var_ps(a, even, b),
+                _mm512_permutex2var_ps(a, odd, b),
+            )
+        }
     }
 }

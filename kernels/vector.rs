@@ -130,4 +130,77 @@ pub trait Simd: Copy {
     fn unord(self, a: Self::V, b: Self::V) -> Self::M {
         self.or(self.is_nan(a), self.is_nan(b))
     }
+    /// `LANES` elements of the window `p[at .. at + LANES)` (`at` may be negative), those outside
+    /// `p[0 .. lim)` being `fill`. Reads nothing outside `p[0 .. lim)`: border blocks load in
+    /// place through it instead of from a padded copy.
+    ///
+    /// The default handles `at >= 0` with [`load`](Self::load) / [`load_n`](Self::load_n) and
+    /// `at < 0` through a stack buffer; tiers with masked loads override it.
+    ///
+    /// # Safety
+    /// `p[0 .. lim)` must be readable.
+    #[inline(always)]
+    unsafe fn load_clip(self, p: *const f32, lim: usize, at: isize, fill: f32) -> Self::V {
+        let l = Self::LANES;
+        if at >= 0 {
+            let at = at as usize;
+            // SAFETY: p[at .. lim) is readable (caller); at most its first L are read.
+            return unsafe {
+                if at >= lim {
+                    self.splat(fill)
+                } else if lim - at >= l {
+                    self.load(p.add(at))
+                } else {
+                    self.load_n(p.add(at), lim - at, fill)
+                }
+            };
+        }
+        let mut buf = [fill; 64];
+        let skip = at.unsigned_abs().min(l);
+        let n = lim.min(l - skip);
+        // SAFETY: p[0 .. n) lies in p[0 .. lim) (readable, caller) and buf[skip .. skip + n)
+        // in buf (skip + n <= L <= 64).
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(skip), n);
+            self.load(buf.as_ptr())
+        }
+    }
+    /// [`load_deinterleave`](Self::load_deinterleave) of the window `p[at .. at + 2·LANES)`
+    /// (`at` may be negative), elements outside `p[0 .. lim)` being `fill`. Reads nothing
+    /// outside `p[0 .. lim)`.
+    ///
+    /// # Safety
+    /// `p[0 .. lim)` must be readable.
+    #[inline(always)]
+    unsafe fn load_deinterleave_clip(
+        self,
+        p: *const f32,
+        lim: usize,
+        at: isize,
+        fill: f32,
+    ) -> (Self::V, Self::V) {
+        let l2 = 2 * Self::LANES;
+        if at >= 0 {
+            let at = at as usize;
+            // SAFETY: p[at .. lim) is readable (caller); at most its first 2L are read.
+            return unsafe {
+                if at >= lim {
+                    (self.splat(fill), self.splat(fill))
+                } else if lim - at >= l2 {
+                    self.load_deinterleave(p.add(at))
+                } else {
+                    self.load_deinterleave_n(p.add(at), lim - at, fill)
+                }
+            };
+        }
+        let mut buf = [fill; 128];
+        let skip = at.unsigned_abs().min(l2);
+        let n = lim.min(l2 - skip);
+        // SAFETY: p[0 .. n) lies in p[0 .. lim) (readable, caller) and buf[skip .. skip + n)
+        // in buf (skip + n <= 2L <= 128).
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(skip), n);
+            self.load_deinterleave(buf.as_ptr())
+        }
+    }
 }

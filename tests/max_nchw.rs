@@ -558,3 +558,30 @@ mod guard {
         }
     }
 }
+
+/// One NaN at every position of a plane in turn (the other elements distinct): a block's
+/// windows read the first columns of the next block, and narrow rows read into the next row,
+/// so a NaN must reach exactly the windows that hold it whatever block or row loaded it.
+#[test]
+fn nan_at_every_position() {
+    let pools = [
+        Pool2d::max(3).stride(2).padding(1),
+        Pool2d::max(3).stride(2).ceil_mode(true),
+        Pool2d::max(2).stride(2),
+        Pool2d::max(3).stride(1).padding(1),
+    ];
+    for pool in pools {
+        for (h, w) in [(5, 11), (4, 14), (5, 35), (3, 67)] {
+            let shape = Shape::new(1, 2, h, w);
+            let plane = h * w;
+            let base: Vec<f32> = (0..2 * plane)
+                .map(|i| ((i * 37) % 101) as f32 - 50.0)
+                .collect();
+            for at in 0..plane {
+                let mut x = base.clone();
+                x[plane + at] = f32::NAN;
+                check(&format!("NaN at {at}"), pool.sequential(), shape, &x);
+            }
+        }
+    }
+}

@@ -26,11 +26,16 @@
 //!   block inside the row gather tap `j` from `q + k·sw + j·dw`; border blocks gather through
 //!   each output's column span (a lane past its last tap repeats it: `f(a, a) = a`).
 //!
-//! Blocks whose reads lie inside the row read the source in place. Blocks that start left of
-//! column 0 (and all blocks of a row too narrow for any full block) read a stack copy of the
-//! row segment with −∞ in place of the padding; blocks reaching past the row end use masked
-//! loads filled with −∞. The row schemes below prepare the copies of the next few rows ahead, so
-//! that the unaligned loads from a copy never wait on the stores that wrote it. Padding never
+//! Blocks whose reads lie inside the row read the source in place. In the whole-row schemes
+//! (`Direct` and the row ring below) the other blocks read in place too: through clipped loads
+//! (`Simd::load_clip`, one masked load on AVX-512 and AVX2: −∞ outside the row), or, when no
+//! output lane's window reaches the right padding, with plain loads past the row end as far as
+//! the input slice goes (only lanes of no output, or taps past every window, read there; their
+//! results are never stored). The last block of a row at least `L` wide is placed at `ow − L`,
+//! overlapping the one before, when it then reads inside the row. The chunked row schemes
+//! (`Ring` on rows too wide for the row ring, `VanHerk`) read a stack copy of the row segment
+//! with −∞ in place of the padding for blocks that start left of column 0, prepared a few rows
+//! ahead so that the unaligned loads from a copy never wait on the stores that wrote it. Padding never
 //! wins a strict comparison, so it changes no value; with indices, the lanes of a border block
 //! whose result is −∞ (every in-bounds tap −∞, or no tap) take the index of their first
 //! in-bounds tap (or `NO_INDEX`) from the column spans, as the reference does.
@@ -41,8 +46,9 @@
 //! * `Direct` (windows that share no input row, e.g. 2×2 stride 2, and all gathers): each
 //!   block folds the horizontal results of its rows in registers as they are computed.
 //! * `Ring` (rows shared by several windows, e.g. 3×3 stride 1 or 2): each input row's result
-//!   is computed once per column chunk into a ring of rows on the stack, then folded by every
-//!   output row that uses it.
+//!   is computed once into a ring of rows on the stack, then folded by every output row that
+//!   uses it. With `dh == 1` and a ring of whole rows that fits (the row ring), rows are
+//!   computed whole, block after block, top to bottom; otherwise column chunk by column chunk.
 //! * `VanHerk` (stride 1, dilation 1, `kh >= VH_MIN`): input rows are cut into blocks of `kh`;
 //!   going down, the prefix `P` of the current block is kept; when a block is complete its
 //!   suffixes `S` are formed going up. The window of rows `r0 ..= r1` is `f(S[r0], P[r1])` (or
@@ -155,6 +161,9 @@ struct Cfg {
     pitch: usize,
     /// Plane scheme: the horizontal pass doubles (`dw == 1`, `kw >= DBL_MIN`).
     double: bool,
+    /// Row-ring scheme: `S1`/`S2` with `Ring`, `dh == 1`, no plane scheme, `nr` whole rows
+    /// (`cw` = `ow` rounded up to `L`) fit the ring.
+    rowring: bool,
 }
 
 /// Chooses the algorithm for `g` (deterministic: `describe` reports the same).
@@ -195,6 +204,7 @@ fn choose<S: Simd>(g: &WindowGeom) -> Cfg {
         nr: 0,
         pitch: 0,
         double: false,
+        rowring: false,
     };
     // Rows are shared between windows when the vertical extent exceeds the stride.
     let extent = (g.kh.max(1) - 1).saturating_mul(g.dh).saturating_add(1);
@@ -233,6 +243,10 @@ fn choose<S: Simd>(g: &WindowGeom) -> Cfg {
         } else {
             cfg.double = false;
         }
+    }
+    let owr = g.ow.next_multiple_of(l);
+    if cfg.v == Vert::Ring && cfg.pitch == 0 && g.dh == 1 && cfg.nr * owr <= RBUF {
+        (cfg.rowring, cfg.cw) = (true, owr);
     }
     cfg
 }
@@ -395,13 +409,17 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
                 Vert::Direct => {
                     for (r, oy) in rows.clone().enumerate() {
                         let (yv, yi) = (y.add(r * g.ow), yi.wrapping_add(r * g.ow));
-                        let args = (x, oy, yv, yi, b.seg);
+                        let args = (x, src.len() - p * plane_in, oy, yv, yi);
                         if direct_row::<S, KW, IDX, false>(s, g, cfg, &whole, args) {
                             direct_row::<S, KW, IDX, true>(s, g, cfg, &whole, args);
                         }
                     }
                 }
                 _ if cfg.pitch > 0 => plane_run::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
+                _ if cfg.rowring => {
+                    let xa = (x, src.len() - p * plane_in);
+                    rowring_plane::<S, KW, IDX>(s, g, cfg, xa, rows.clone(), y, yi, b)
+                }
                 Vert::Ring => ring_plane::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
                 Vert::VanHerk => vh_plane::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
             }
@@ -478,44 +496,43 @@ unsafe fn put<S: Simd, const IDX: bool>(
     }
 }
 
-/// `L` elements at `row + at`; with `MASK`, those at or past `lim` are −∞ and not read.
+/// `L` elements at `row + at`; with `MASK`, those outside `row[0 .. lim)` are −∞ and not read
+/// (`at` may be negative).
 ///
 /// # Safety
-/// Without `MASK`, `row[at .. at + L)` is readable; with it, `row[at .. lim)` (if any) is.
+/// Without `MASK`, `at >= 0` and `row[at .. at + L)` is readable; with it, `row[0 .. lim)` is.
 #[inline(always)]
-unsafe fn ld<S: Simd, const MASK: bool>(s: S, row: *const f32, lim: usize, at: usize) -> S::V {
-    if MASK && at + S::LANES > lim {
-        if at >= lim {
-            return s.splat(NEG);
+unsafe fn ld<S: Simd, const MASK: bool>(s: S, row: *const f32, lim: usize, at: isize) -> S::V {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        if MASK {
+            s.load_clip(row, lim, at, NEG)
+        } else {
+            s.load(row.add(at as usize))
         }
-        // SAFETY: row[at .. lim) is readable (caller).
-        return unsafe { s.load_n(row.add(at), lim - at, NEG) };
     }
-    // SAFETY: row[at .. at + L) is readable (caller, or inside lim).
-    unsafe { s.load(row.add(at)) }
 }
 
-/// `load_deinterleave` at `row + at`; with `MASK`, elements at or past `lim` are −∞ and not
-/// read.
+/// `load_deinterleave` at `row + at`; with `MASK`, elements outside `row[0 .. lim)` are −∞ and
+/// not read (`at` may be negative).
 ///
 /// # Safety
-/// Without `MASK`, `row[at .. at + 2L)` is readable; with it, `row[at .. lim)` (if any) is.
+/// Without `MASK`, `at >= 0` and `row[at .. at + 2L)` is readable; with it, `row[0 .. lim)` is.
 #[inline(always)]
 unsafe fn ld2<S: Simd, const MASK: bool>(
     s: S,
     row: *const f32,
     lim: usize,
-    at: usize,
+    at: isize,
 ) -> (S::V, S::V) {
-    if MASK && at + 2 * S::LANES > lim {
-        if at >= lim {
-            return (s.splat(NEG), s.splat(NEG));
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        if MASK {
+            s.load_deinterleave_clip(row, lim, at, NEG)
+        } else {
+            s.load_deinterleave(row.add(at as usize))
         }
-        // SAFETY: row[at .. lim) is readable (caller).
-        return unsafe { s.load_deinterleave_n(row.add(at), lim - at, NEG) };
     }
-    // SAFETY: row[at .. at + 2L) is readable (caller, or inside lim).
-    unsafe { s.load_deinterleave(row.add(at)) }
 }
 
 /// The horizontal maximum of one input row for the `L` lanes of a block (`S1` or `S2`): lane
@@ -524,15 +541,15 @@ unsafe fn ld2<S: Simd, const MASK: bool>(
 /// the block's primary vectors, which cover `row[q .. q + sw·L)`.
 ///
 /// # Safety
-/// Without `MASK`, `row[q .. q + cfg.ext)` is readable; with it, `row[q .. lim)` is, and nothing
-/// at or past `lim` is read (those taps are −∞).
+/// Without `MASK`, `q >= 0` and `row[q .. q + cfg.ext)` is readable; with it, `row[0 .. lim)`
+/// is, and nothing outside it is read (those taps are −∞; `q` may be negative).
 #[inline(always)]
 unsafe fn taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool, const MASK: bool>(
     s: S,
     cfg: &Cfg,
     row: *const f32,
     lim: usize,
-    q: usize,
+    q: isize,
     tb: u32,
 ) -> (S::V, S::I, S::M) {
     let kw = if KW > 0 { KW } else { cfg.kw };
@@ -546,7 +563,7 @@ unsafe fn taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool, con
             let nan = if EXACT { s.none() } else { s.is_nan(acc) };
             for j in 1..kw {
                 let t = j * cfg.dw;
-                let v = ld::<S, MASK>(s, row, lim, q + t);
+                let v = ld::<S, MASK>(s, row, lim, q + t as isize);
                 step::<S, IDX, EXACT>(s, v, tsplat(s, tb, t), &mut acc, &mut ai);
             }
             (acc, ai, nan)
@@ -558,13 +575,13 @@ unsafe fn taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool, con
             }
             let mut t = 2;
             while t + 1 < kw {
-                let (e, o) = ld2::<S, MASK>(s, row, lim, q + t);
+                let (e, o) = ld2::<S, MASK>(s, row, lim, q + t as isize);
                 step::<S, IDX, EXACT>(s, e, tsplat(s, tb, t), &mut acc, &mut ai);
                 step::<S, IDX, EXACT>(s, o, tsplat(s, tb, t + 1), &mut acc, &mut ai);
                 t += 2;
             }
             if t < kw {
-                let (_, o) = ld2::<S, MASK>(s, row, lim, q + t - 1);
+                let (_, o) = ld2::<S, MASK>(s, row, lim, q + t as isize - 1);
                 step::<S, IDX, EXACT>(s, o, tsplat(s, tb, t), &mut acc, &mut ai);
             }
             // The fast fold keeps a NaN of its first operand e (max returns its second
@@ -798,6 +815,47 @@ struct Chunk {
     rlen: usize,
     roff: usize,
     q0: isize,
+    /// (Whole rows, read in place with clipped loads.) The last block is placed at `c1 − L`,
+    /// overlapping the one before, where it reads inside the row (it is full then).
+    shift: bool,
+    /// The first output column whose window reaches the right padding (blocks of outputs
+    /// before it may read past the row end into the rest of the slice: those lanes are
+    /// ignored).
+    opad: usize,
+}
+
+/// How a block of a whole row reads its input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// In place, inside the row.
+    Full,
+    /// In place, past the row end where the rest of the slice allows (only lanes of no output,
+    /// or of outputs whose windows end inside the row, read there); clipped otherwise.
+    Over,
+    /// Clipped loads (−∞ outside the row).
+    Clip,
+}
+
+impl Chunk {
+    /// Block `b` of a whole-row chunk (`c0 = 0`, `c1 = ow`): its first output column, the
+    /// column of lane 0's first tap, and how it reads.
+    #[inline(always)]
+    fn block(&self, cfg: &Cfg, l: usize, ow: usize, b: usize) -> (usize, isize, Mode) {
+        if self.shift && b + 1 == self.nb {
+            let ox0 = ow - l;
+            return (ox0, (ox0 * cfg.sw) as isize - cfg.pl as isize, Mode::Full);
+        }
+        let ox0 = b * l;
+        let q = self.q0 + (ox0 * cfg.sw) as isize;
+        let mode = if b >= self.nl && b < self.nf {
+            Mode::Full
+        } else if q >= 0 && (ox0 + l).min(ow) <= self.opad {
+            Mode::Over
+        } else {
+            Mode::Clip
+        };
+        (ox0, q, mode)
+    }
 }
 
 fn chunk_of(cfg: &Cfg, iw: usize, l: usize, c0: usize, c1: usize) -> Chunk {
@@ -832,6 +890,14 @@ fn chunk_of(cfg: &Cfg, iw: usize, l: usize, c0: usize, c1: usize) -> Chunk {
     // before its end (every output's window starts inside the row or its left padding), so
     // each is under 2·ext + L and both fit in LSEG (choose: 4·ext + 2L <= LSEG).
     debug_assert!(roff + rlen + l <= LSEG || cfg.sw == 0);
+    let shift = nf < nb && c1 - c0 >= l && cfg.h != Horiz::Gather && {
+        let q = ((c1 - l) * cfg.sw) as isize - cfg.pl as isize;
+        q >= 0 && q as usize + cfg.ext <= iw
+    };
+    let reach = (cfg.kw.max(1) - 1) * cfg.dw;
+    let opad = (iw + cfg.pl)
+        .checked_sub(reach)
+        .map_or(0, |r| r.div_ceil(cfg.sw.max(1)));
     Chunk {
         c0,
         tail: if cfg.h == Horiz::Gather {
@@ -848,6 +914,8 @@ fn chunk_of(cfg: &Cfg, iw: usize, l: usize, c0: usize, c1: usize) -> Chunk {
         rlen,
         roff,
         q0: (c0 * cfg.sw) as isize - cfg.pl as isize,
+        shift,
+        opad,
     }
 }
 
@@ -876,7 +944,7 @@ unsafe fn hrun<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
         let off = sq + (b - b0) * l * cfg.sw;
         // SAFETY: as the caller guarantees.
         unsafe {
-            let (v, t, n) = taps::<S, KW, IDX, EXACT, false>(s, cfg, src, 0, off, tb);
+            let (v, t, n) = taps::<S, KW, IDX, EXACT, false>(s, cfg, src, 0, off as isize, tb);
             if !EXACT {
                 nan = s.or(nan, n);
             }
@@ -901,15 +969,15 @@ unsafe fn hrun<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
 /// exactly.
 ///
 /// # Safety
-/// `plane` is an input plane, `oy < oh`, `yv[0 .. ow)` (and `yi` with `IDX`) writable, `seg`
-/// holds `LSEG`.
+/// `plane` is an input plane and `plane[0 .. avail)` readable, `oy < oh`, `yv[0 .. ow)` (and
+/// `yi` with `IDX`) writable.
 #[inline(always)]
 unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
     s: S,
     g: &WindowGeom,
     cfg: &Cfg,
     ch: &Chunk,
-    (plane, oy, yv, yi, seg): (*const f32, usize, *mut f32, *mut u32, *mut f32),
+    (plane, avail, oy, yv, yi): (*const f32, usize, usize, *mut f32, *mut u32),
 ) -> bool {
     let l = S::LANES;
     let (iw, ow) = (g.iw, g.ow);
@@ -961,21 +1029,15 @@ unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
             return !EXACT && s.any(nan);
         }
         for b in 0..ch.nb {
-            let ox0 = b * l;
-            let q = ch.q0 + (b * l * cfg.sw) as isize;
+            let blk = ch.block(cfg, l, ow, b);
+            let (ox0, q, mode) = blk;
             let (mut acc, mut ai) = (s.splat(NEG), s.isplat(NO_INDEX));
-            if b >= ch.nl && b < ch.nf {
-                // Full block: every row in place; the lanes' columns are added once.
+            if mode == Mode::Full {
+                // Every row in place; the lanes' columns are added once.
                 for r in 0..rs.count {
                     let hb = h0 + r * rstep;
-                    let (v, t, n) = taps::<S, KW, IDX, EXACT, false>(
-                        s,
-                        cfg,
-                        plane.add(hb),
-                        0,
-                        q as usize,
-                        hb as u32,
-                    );
+                    let (v, t, n) =
+                        taps::<S, KW, IDX, EXACT, false>(s, cfg, plane.add(hb), 0, q, hb as u32);
                     if !EXACT {
                         nan = s.or(nan, n);
                     }
@@ -989,39 +1051,17 @@ unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
                     ai = s.iadd(ai, lane_cols(s, cfg, q));
                 }
             } else {
-                // Border block: left blocks read a copy of the row start (nothing masked
-                // there), right blocks are masked at the row end. When a valid lane's window
-                // reaches the padding, indices are completed and fixed up per row.
-                let m = (ow - ox0).min(l);
-                let last = (ox0 + m - 1) * cfg.sw + (cfg.kw - 1) * cfg.dw;
-                let pad = b < ch.nl || last >= iw + cfg.pl;
                 for r in 0..rs.count {
-                    let hb = h0 + r * rstep;
-                    let row = plane.add(hb);
-                    let (src, lim, at) = if b < ch.nl {
-                        seg_copy(s, row, iw, q, cfg.ext, seg);
-                        (seg as *const f32, cfg.ext, 0)
-                    } else {
-                        (row, iw, q as usize)
-                    };
-                    let (v, t, n) =
-                        taps::<S, KW, IDX, EXACT, true>(s, cfg, src, lim, at, hb as u32);
+                    let h = rs.start + r * g.dh;
+                    let (v, i, n) = hblock::<S, KW, IDX, EXACT>(s, g, cfg, plane, avail, h, blk);
                     if !EXACT {
                         nan = s.or(nan, n);
                     }
-                    let i = if IDX && pad {
-                        fix(s, g, hb as u32, ox0, v, s.iadd(t, lane_cols(s, cfg, q)))
-                    } else {
-                        t
-                    };
                     if r == 0 {
                         (acc, ai) = (v, i);
                     } else {
                         step::<S, IDX, EXACT>(s, v, i, &mut acc, &mut ai);
                     }
-                }
-                if IDX && !pad {
-                    ai = s.iadd(ai, lane_cols(s, cfg, q));
                 }
             }
             put::<S, IDX>(s, yv, yi, ox0, ow - ox0, acc, ai);
@@ -1237,6 +1277,217 @@ unsafe fn fill_empty<S: Simd, const IDX: bool>(s: S, w: usize, yv: *mut f32, yi:
         unsafe { put::<S, IDX>(s, yv, yi, x, w - x, s.splat(NEG), s.isplat(NO_INDEX)) };
         x += S::LANES;
     }
+}
+
+/// Row-ring scheme (`S1`/`S2` with `Ring`, `dh == 1`, whole rows fit the ring): output rows
+/// `rows` of one plane, top to bottom; each input row's horizontal results, block by block
+/// (border blocks with clipped loads in place: no row copies), are computed once into slot
+/// `h mod nr` of a ring of whole rows and folded by the output rows using them. A block's row
+/// result with a NaN (its primary vectors, or the row's tail columns for the last block) is
+/// recomputed with the exact step and its row flagged; output rows using a flagged row fold
+/// exactly.
+///
+/// # Safety
+/// As [`ring_plane`]; `plane[0 .. avail)` is readable.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rowring_plane<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    (plane, avail): (*const f32, usize),
+    rows: Range<usize>,
+    y: *mut f32,
+    yi: *mut u32,
+    b: &Bufs,
+) {
+    let l = S::LANES;
+    let (iw, ow, mask, cw) = (g.iw, g.ow, cfg.nr - 1, cfg.cw);
+    let ch = chunk_of(cfg, iw, l, 0, ow);
+    let (rv, ri) = (b.rv, b.ri);
+    // The next input row to compute (rows below it, from the job's first, are held), and the
+    // ring slots holding a NaN row.
+    let mut next = 0;
+    let mut flags = 0u64;
+    for oy in rows.clone() {
+        let rs = g.rows[oy];
+        let yo = (oy - rows.start) * ow;
+        let (yv, yr) = (y.wrapping_add(yo), yi.wrapping_add(yo));
+        if rs.count == 0 {
+            // SAFETY: yv[0 .. ow) (yr) is output row oy.
+            unsafe { fill_empty::<S, IDX>(s, ow, yv, yr) };
+            continue;
+        }
+        next = next.max(rs.start);
+        let end = rs.start + rs.count;
+        while next < end {
+            let h = next;
+            let slot = h & mask;
+            // SAFETY: h < ih (span); slot < nr and nr·cw <= RBUF (choose), nb·L <= cw.
+            let bad = unsafe {
+                let (tv, ti) = (rv.add(slot * cw), ri.add(slot * cw));
+                hrow_clip::<S, KW, IDX>(s, g, cfg, &ch, (plane, avail), h, tv, ti)
+            };
+            if bad {
+                flags |= 1 << slot;
+            } else {
+                flags &= !(1 << slot);
+            }
+            next += 1;
+        }
+        // The window's rows are the rs.count <= nr rows before `end`, in distinct slots.
+        let exact = (rs.start..end).any(|h| flags & (1 << (h & mask)) != 0);
+        // SAFETY: the slots of the window's rows were written (nb·L columns); yv (yr) has ow.
+        unsafe {
+            if exact {
+                rfold::<S, IDX, true>(s, (rv, ri), (rs.start, end, mask, cw), ow, yv, yr);
+            } else {
+                rfold::<S, IDX, false>(s, (rv, ri), (rs.start, end, mask, cw), ow, yv, yr);
+            }
+        }
+    }
+}
+
+/// Folds the ring rows `h0 .. h1` (slot `h & mask` at `slot·cw`, top to bottom) of `rv` (`ri`)
+/// over `w` columns into the output row `yv` (`yi`).
+///
+/// # Safety
+/// The slots' first `w` rounded up to `L` columns were written; `yv[0 .. w)` (`yi`) writable.
+#[inline(always)]
+unsafe fn rfold<S: Simd, const IDX: bool, const EXACT: bool>(
+    s: S,
+    (rv, ri): (*const f32, *const u32),
+    (h0, h1, mask, cw): (usize, usize, usize, usize),
+    w: usize,
+    yv: *mut f32,
+    yi: *mut u32,
+) {
+    let mut x = 0;
+    while x < w {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let o = (h0 & mask) * cw + x;
+            let mut acc = s.load(rv.add(o));
+            let mut ai = if IDX { s.iload(ri.add(o)) } else { s.isplat(0) };
+            for h in h0 + 1..h1 {
+                let o = (h & mask) * cw + x;
+                let v = s.load(rv.add(o));
+                let vi = if IDX { s.iload(ri.add(o)) } else { ai };
+                step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
+            }
+            put::<S, IDX>(s, yv, yi, x, w - x, acc, ai);
+        }
+        x += S::LANES;
+    }
+}
+
+/// The horizontal maximum of input row `h` (flat base `tb = h·iw`) for the block at tap
+/// column `q` read as `mode` says: in place, or clipped when the block is `Clip` or an `Over`
+/// block whose reads would pass `avail`. Returns as [`taps`], the indices completed.
+///
+/// # Safety
+/// `plane[0 .. avail)` is readable and holds row `h`; `Full` blocks read inside the row.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hblock<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    plane: *const f32,
+    avail: usize,
+    h: usize,
+    (ox0, q, mode): (usize, isize, Mode),
+) -> (S::V, S::I, S::M) {
+    let iw = g.iw;
+    let tb = h * iw;
+    // SAFETY: Full blocks read row[q .. q + ext) inside the row; Over blocks read
+    // plane[tb + q .. tb + q + ext) inside avail (checked); clipped loads read inside the row.
+    unsafe {
+        let row = plane.add(tb);
+        let over = mode == Mode::Over && tb + q as usize + cfg.ext <= avail;
+        let (v, t, n) = if mode == Mode::Full || over {
+            taps::<S, KW, IDX, EXACT, false>(s, cfg, row, 0, q, tb as u32)
+        } else {
+            taps::<S, KW, IDX, EXACT, true>(s, cfg, row, iw, q, tb as u32)
+        };
+        let i = if IDX {
+            let i = s.iadd(t, lane_cols(s, cfg, q));
+            if mode == Mode::Clip {
+                fix(s, g, tb as u32, ox0, v, i)
+            } else {
+                i
+            }
+        } else {
+            t
+        };
+        (v, i, n)
+    }
+}
+
+/// The horizontal maxima of input row `h` for every block of the whole-row chunk `ch` (see
+/// [`Chunk::block`]), stored at `tv` (`ti`) at each block's first output column. When the
+/// fast results hold a NaN (a block's primary vectors, or the row's tail columns), the whole
+/// row is recomputed exactly (a block's windows read the next block's primary vectors) and
+/// true is returned.
+///
+/// # Safety
+/// `plane[0 .. avail)` is readable and holds row `h < ih`; `tv`/`ti` hold `ch.nb·L`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hrow_clip<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    ch: &Chunk,
+    (plane, avail): (*const f32, usize),
+    h: usize,
+    tv: *mut f32,
+    ti: *mut u32,
+) -> bool {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        let nan = hrow_blocks::<S, KW, IDX, false>(s, g, cfg, ch, (plane, avail), h, tv, ti);
+        let bad = nan || any_nan(plane.add(h * g.iw), ch.tail.start, ch.tail.end);
+        if bad {
+            hrow_blocks::<S, KW, IDX, true>(s, g, cfg, ch, (plane, avail), h, tv, ti);
+        }
+        bad
+    }
+}
+
+/// [`hrow_clip`]'s blocks, fast (returns true when a primary vector holds a NaN) or exact.
+///
+/// # Safety
+/// As [`hrow_clip`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hrow_blocks<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    ch: &Chunk,
+    (plane, avail): (*const f32, usize),
+    h: usize,
+    tv: *mut f32,
+    ti: *mut u32,
+) -> bool {
+    let (l, ow) = (S::LANES, g.ow);
+    let mut nan = s.none();
+    // SAFETY: as the caller guarantees; blocks start at ox0 <= nb·L − L.
+    unsafe {
+        for bk in 0..ch.nb {
+            let blk = ch.block(cfg, l, ow, bk);
+            let (v, i, n) = hblock::<S, KW, IDX, EXACT>(s, g, cfg, plane, avail, h, blk);
+            if !EXACT {
+                nan = s.or(nan, n);
+            }
+            s.store(tv.add(blk.0), v);
+            if IDX {
+                s.istore(ti.add(blk.0), i);
+            }
+        }
+    }
+    !EXACT && s.any(nan)
 }
 
 /// `Ring`: output rows `rows` of one plane, column chunk by column chunk; each needed input
@@ -1716,7 +1967,7 @@ unsafe fn plane_sweep<S: Simd, const KW: usize, const IDX: bool, const EXACT: bo
     while z < nz {
         // SAFETY: as the caller guarantees.
         unsafe {
-            let (v, t, _) = taps::<S, KW, IDX, EXACT, false>(s, cfg, bv, 0, z, 0);
+            let (v, t, _) = taps::<S, KW, IDX, EXACT, false>(s, cfg, bv, 0, z as isize, 0);
             s.store(hv.add(z), v);
             if IDX {
                 let i = s.iadd(t, s.iload(ib.add(z)));
