@@ -11,6 +11,7 @@
 //! * `portable.rs` (`wide`), `sse2.rs`, `avx2.rs`, `avx512.rs`, `neon.rs`: one file per tier,
 //!   instantiating the generic kernels inside `#[target_feature]` functions.
 
+use core::marker::PhantomData;
 use core::ops::Range;
 
 use crate::geom::{Reduce, WindowGeom};
@@ -138,7 +139,8 @@ pub struct NhwcJob<'a, T> {
     /// Elements between input pixels (>= `channels`).
     pub src_ps: usize,
     /// Output pixel (oy, ox) for oy in `rows`, channel c at `((oy − rows.start)·ow + ox)·dst_ps + c`.
-    pub dst: &'a mut [T],
+    /// Kernels write only channels `0..channels` of each pixel (see [`PixelChannels`]).
+    pub dst: PixelChannels<'a, T>,
     /// Elements between output pixels (>= `channels`).
     pub dst_ps: usize,
     /// Argmax indices, dense: `((oy − rows.start)·ow + ox)·channels + c`.
@@ -165,6 +167,88 @@ impl<T> NhwcJob<'_, T> {
         if let Some(idx) = &self.idx {
             assert!(idx.len() >= pixels * c);
         }
+    }
+}
+
+/// The destination of an NHWC job: pixels `ps` elements apart, of which the job may write
+/// channels `0..width` only, through a pointer valid for `len` elements. A view of a whole
+/// slice is split with [`split_channels`](Self::split_channels) into views of disjoint channel
+/// ranges, so that tasks owning different channels of the same pixels can run in parallel (like
+/// `split_at_mut`, but across the channels of every pixel).
+///
+/// Soundness rests on two facts: views split from one slice never share a writable element
+/// (disjoint channel ranges), and the NHWC kernels write nothing but channels
+/// `0..channels` of each pixel, `channels <= width` (their documented contract, checked by the
+/// pixel-stride and guard-page tests; the scalar tier writes through [`set`](Self::set), which
+/// asserts it).
+pub struct PixelChannels<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    ps: usize,
+    width: usize,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: a `PixelChannels` is an exclusive borrow of the elements it may write (views split
+// from one slice share none, see the type), like `&mut [T]`, which is `Send` for `T: Send`.
+unsafe impl<T: Send> Send for PixelChannels<'_, T> {}
+
+impl<'a, T> PixelChannels<'a, T> {
+    /// A view of all of `dst`: pixels `ps` elements apart, channels `0..width` writable
+    /// (`width <= ps`).
+    pub fn new(dst: &'a mut [T], ps: usize, width: usize) -> Self {
+        assert!(width <= ps);
+        Self {
+            ptr: dst.as_mut_ptr(),
+            len: dst.len(),
+            ps,
+            width,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Splits the view into channels `0..k` and `k..width` (each renumbered from 0).
+    pub fn split_channels(self, k: usize) -> (Self, Self) {
+        assert!(k <= self.width && k <= self.len);
+        let left = Self {
+            ptr: self.ptr,
+            len: self.len,
+            ps: self.ps,
+            width: k,
+            _borrow: PhantomData,
+        };
+        let right = Self {
+            // In bounds: k <= len.
+            ptr: self.ptr.wrapping_add(k),
+            len: self.len - k,
+            ps: self.ps,
+            width: self.width - k,
+            _borrow: PhantomData,
+        };
+        (left, right)
+    }
+
+    /// Elements from the start of the view (kernels check that their pixels fit).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the view has no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first element, for kernels (which write only the view's channels, see the type).
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self.ptr
+    }
+
+    /// Writes element `i`. Panics unless `i < len` lies in one of the view's channels.
+    pub fn set(&mut self, i: usize, v: T) {
+        assert!(i < self.len && i % self.ps < self.width);
+        // SAFETY: i < len lies inside the slice the view borrows, in one of the view's own
+        // channels, which no other view split from that slice writes.
+        unsafe { self.ptr.add(i).write(v) }
     }
 }
 

@@ -60,7 +60,7 @@ fn window_nhwc<T: Element>(g: &WindowGeom, job: NhwcJob<'_, T>) {
     let NhwcJob {
         src,
         src_ps,
-        dst,
+        mut dst,
         dst_ps,
         mut idx,
         channels,
@@ -71,7 +71,7 @@ fn window_nhwc<T: Element>(g: &WindowGeom, job: NhwcJob<'_, T>) {
         let get = |h: usize, w: usize| src[(h * g.iw + w) * src_ps + c];
         window_plane(&g.resolved, get, rows.clone(), |oy, ox, v, k| {
             let pix = (oy - r0) * g.ow + ox;
-            dst[pix * dst_ps + c] = v;
+            dst.set(pix * dst_ps + c, v);
             if let Some(i) = idx.as_deref_mut() {
                 i[pix * channels + c] = k;
             }

@@ -16,7 +16,7 @@
 //! calling thread.
 
 use crate::element::Element;
-use crate::kernels::{GlobalNchwJob, GlobalNhwcJob, NchwJob, NhwcJob};
+use crate::kernels::{GlobalNchwJob, GlobalNhwcJob, NchwJob, NhwcJob, PixelChannels};
 use crate::plan::Plan;
 use crate::tensor::Layout;
 
@@ -26,8 +26,14 @@ const GRAIN: usize = 32 * 1024;
 pub(crate) const SEQUENTIAL_WORK: usize = 2 * GRAIN;
 /// Upper bound on the number of tasks of one call.
 const MAX_TASKS: usize = 512;
-/// Channel blocks of NHWC global pooling are multiples of this (a full AVX-512 register).
+/// Channel blocks of NHWC pooling are multiples of this (a full AVX-512 register).
 const CHANNEL_ALIGN: usize = 16;
+/// Tasks a parallel NHWC window pooling should have at least; one small image with many
+/// channels gets channel blocks within its row blocks to reach it.
+const MIN_TASKS: usize = 8;
+/// The narrowest channel block of NHWC window pooling (narrower blocks pay the per-pixel
+/// window bookkeeping for too few vectors).
+const MIN_CHANNEL_BLOCK: usize = 64;
 
 /// How the tasks of one call are laid out: `count` tasks, task `t` covering
 /// `unit(t)`; `out_at(t)` / `idx_at(t)` give the offset where its output / indices start.
@@ -126,6 +132,15 @@ pub(crate) fn execute<T: Element>(
             };
             let blocks = g.oh.div_ceil(rows_per_task);
             let count = s.n * blocks;
+            // Too few row tasks for a parallel call (one small image): channel blocks too.
+            let channel_block = if par && idx.is_none() && count < MIN_TASKS {
+                let want = MIN_TASKS.div_ceil(count);
+                c.div_ceil(want)
+                    .next_multiple_of(CHANNEL_ALIGN)
+                    .max(MIN_CHANNEL_BLOCK)
+            } else {
+                c
+            };
             let unit = |t: usize| {
                 let (n, b) = (t / blocks, t % blocks);
                 let r0 = b * rows_per_task;
@@ -154,17 +169,28 @@ pub(crate) fn execute<T: Element>(
             let input = &input[ioff..];
             let output = &mut output[ooff..];
             run_split(&split, output, idx, par, &|(n, rows), dst, idx| {
-                let end = n * image_in + (g.ih * g.iw - 1) * ips + c;
-                let job = NhwcJob {
-                    src: &input[n * image_in..end],
-                    src_ps: ips,
-                    dst,
-                    dst_ps: ops,
-                    idx,
-                    channels: c,
-                    rows,
-                };
-                (table.window_nhwc)(g, job)
+                let run =
+                    |c0: usize, nc: usize, dst: PixelChannels<'_, T>, idx: Option<&mut [u32]>| {
+                        let start = n * image_in + c0;
+                        let job = NhwcJob {
+                            src: &input[start..start + (g.ih * g.iw - 1) * ips + nc],
+                            src_ps: ips,
+                            dst,
+                            dst_ps: ops,
+                            idx,
+                            channels: nc,
+                            rows: rows.clone(),
+                        };
+                        (table.window_nhwc)(g, job)
+                    };
+                let dst = PixelChannels::new(dst, ops, c);
+                if channel_block >= c {
+                    run(0, c, dst, idx);
+                } else {
+                    channel_blocks(dst, 0, c, channel_block, &|c0, nc, dst| {
+                        run(c0, nc, dst, None)
+                    });
+                }
             });
         }
         (None, Layout::Nchw) => {
@@ -243,6 +269,30 @@ pub(crate) fn execute<T: Element>(
                 (table.global_nhwc)(reduce, job)
             });
         }
+    }
+}
+
+/// Runs `f(c0, n, view)` over the channel blocks of `block` channels (the last shorter) of the
+/// `n` channels from `c0` that `dst` holds, halving recursively in parallel.
+fn channel_blocks<T: Send, F>(dst: PixelChannels<'_, T>, c0: usize, n: usize, block: usize, f: &F)
+where
+    F: Fn(usize, usize, PixelChannels<'_, T>) + Sync,
+{
+    if n <= block {
+        f(c0, n, dst);
+        return;
+    }
+    let k = n.div_ceil(block) / 2 * block;
+    let (a, b) = dst.split_channels(k);
+    #[cfg(feature = "rayon")]
+    rayon::join(
+        || channel_blocks(a, c0, k, block, f),
+        || channel_blocks(b, c0 + k, n - k, block, f),
+    );
+    #[cfg(not(feature = "rayon"))]
+    {
+        channel_blocks(a, c0, k, block, f);
+        channel_blocks(b, c0 + k, n - k, block, f);
     }
 }
 

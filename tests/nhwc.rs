@@ -438,6 +438,36 @@ fn partitioned_runs_match() {
 }
 
 #[test]
+fn channel_blocks_of_one_image_match() {
+    // One small image with many channels: a parallel run cuts each row block into channel
+    // blocks (multiples of 16 channels, the last one shorter) that write the same pixels; the
+    // poisoned gaps of the strided output show that no block writes outside its channels.
+    let mut rng = Rng(0x4e48_5743_0007);
+    for (pool, with_idx) in [
+        (Pool2d::max(5).stride(1).padding(2), false),
+        (Pool2d::max(3).stride(1).padding(1), false),
+        (Pool2d::max(3).stride(1).padding(1), true),
+        (
+            Pool2d::avg(3).stride(1).padding(1).count_include_pad(false),
+            false,
+        ),
+        (Pool2d::max(2).stride(2), false),
+        (Pool2d::adaptive_avg((5, 4)), false),
+    ] {
+        let avg = matches!(pool.op(), nnpool::PoolOp::Avg | nnpool::PoolOp::AdaptiveAvg);
+        for (c, h) in [(150, 12), (200, 9), (67, 16)] {
+            let desc = TensorDesc::nhwc(1, c, h, h + 1).with_pixel_stride(c + 7);
+            let o = pool.output_shape(desc.shape()).unwrap();
+            let odesc = TensorDesc::nhwc(o.n, o.c, o.h, o.w)
+                .with_pixel_stride(c + 3)
+                .with_offset(3);
+            let x = values(&mut rng, desc.min_len().unwrap(), avg);
+            check(&pool, desc, odesc, &x, with_idx, true, "channel blocks");
+        }
+    }
+}
+
+#[test]
 fn describe_names_the_algorithms() {
     for tier in tiers() {
         let k = |pool: Pool2d, desc| {

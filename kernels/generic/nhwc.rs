@@ -104,7 +104,7 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
     let NhwcJob {
         src,
         src_ps,
-        dst,
+        mut dst,
         dst_ps,
         idx,
         channels,
