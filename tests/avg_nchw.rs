@@ -1,0 +1,260 @@
+//! Average pooling NCHW: the division by reciprocals (`Simd::div_recip`) and the kernel's
+//! paths, every tier against the reference bit for bit (an average's NaN only has to be a NaN).
+//!
+//! * Divisor sweeps: every divisor 1..=256 and large `divisor_override` values, as splatted
+//!   divisors (1×1 windows, where an output is its input divided by the override) and as
+//!   per-lane divisors (border columns without `count_include_pad`), over dividends that
+//!   probe the reciprocal path: random bit patterns, powers of two, mantissas next to
+//!   rounding boundaries, magnitudes around the path's lower limit 2^−60 and the subnormal
+//!   range, ±0, ±∞, NaN, `f32::MAX`.
+//! * The flat scheme (stride-1 "same" windows on narrow planes): widths around the lane counts
+//!   and its table limit, several planes (the job's first and last vectors read through a
+//!   zero-padded copy), every divisor mode, tall windows, row-block jobs, NaN.
+//! * proptest over random windows, paddings and values.
+
+mod common;
+
+use common::*;
+use nnpool::{Layout, Pool2d, Shape};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence};
+
+/// xorshift64*, deterministic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A dividend that probes the reciprocal path (see the module doc).
+fn dividend(rng: &mut Rng, d: u32) -> f32 {
+    let sign = if rng.below(2) == 0 { 0 } else { 0x8000_0000u32 };
+    let bits = rng.next() as u32;
+    let lim = (127 - 60) << 23; // 2^-60, DIV_RECIP_MIN
+    let v = match rng.below(12) {
+        0 => return f32::from_bits(bits), // anything, NaN and ∞ included
+        // Powers of two over the whole range, subnormal ones included.
+        1 => match rng.below(277) as u32 {
+            e if e < 23 => f32::from_bits(1 << e),
+            e => f32::from_bits((e - 22) << 23),
+        },
+        // Mantissas of all ones / all zeros plus a few ulps, any normal exponent.
+        2 => f32::from_bits(((bits >> 23) % 254 + 1) << 23 | (0x7f_ffff - (bits & 7))),
+        3 => f32::from_bits(((bits >> 23) % 254 + 1) << 23 | (bits & 7)),
+        // Around the lower limit of the reciprocal path.
+        4 => f32::from_bits(lim - 64 + (bits & 127)),
+        // Quotients around the smallest normal (subnormal results).
+        5 => f32::from_bits((1 << 23) + (bits & 0xff_ffff)) * d as f32,
+        // Subnormal dividends.
+        6 => f32::from_bits(bits & 0x7f_ffff),
+        7 => [0.0, f32::INFINITY, f32::MAX, f32::NAN, f32::MIN_POSITIVE][rng.below(5)],
+        // Multiples of the divisor (exact quotients) and their neighbours.
+        8 => f32::from_bits((((bits >> 8) % (1 << 20)) as f32 * d as f32).to_bits() + bits % 3),
+        // Ordinary magnitudes.
+        _ => f32::from_bits(((bits >> 23) % 60 + 97) << 23 | (bits & 0x7f_ffff)),
+    };
+    f32::from_bits(v.to_bits() | sign)
+}
+
+/// Divisors: every one up to 256, then large overrides (some not exact in f32).
+fn divisors() -> Vec<u32> {
+    let mut d: Vec<u32> = (1..=256).collect();
+    d.extend([
+        257,
+        1000,
+        4095,
+        65_535,
+        1 << 20,
+        (1 << 24) - 1,
+        1 << 24,
+        (1 << 24) + 1,
+        (1 << 25) + 3,
+        1_000_000_007,
+        u32::MAX,
+    ]);
+    d
+}
+
+#[test]
+fn splatted_divisors_every_value_kind() {
+    // 1×1 windows: output = (0 + x) / override; a row of 37 has two full blocks and a
+    // moved-left one on 16-lane tiers.
+    let mut rng = Rng(0xd1_7151_0a5e);
+    for d in divisors() {
+        let shape = Shape::new(1, 2, 7, 37);
+        let x: Vec<f32> = (0..shape.numel().unwrap())
+            .map(|_| dividend(&mut rng, d))
+            .collect();
+        let pool = Pool2d::avg(1).divisor_override(d);
+        let want = check_tiers_vs_reference(&format!("1x1 / {d}"), &pool, shape, Layout::Nchw, &x);
+        // The reference is the IEEE quotient.
+        for (y, x) in want.y.iter().zip(&x) {
+            let q = (0.0 + x) / d as f32;
+            assert!(same_value(true, *y, q), "{x:e} / {d}: {y:e} vs {q:e}");
+        }
+    }
+}
+
+#[test]
+fn per_lane_divisors_every_value_kind() {
+    // Border columns without count_include_pad divide by fewer taps than inner ones; the
+    // window sums one row of 1..=5 taps (sums of special values included).
+    let mut rng = Rng(0x9e37_79b9);
+    for kw in [2, 3, 5] {
+        for w in [5, 16, 17, 35] {
+            for (cip, over) in [(false, None), (true, None), (false, Some(7u32))] {
+                let shape = Shape::new(1, 3, 9, w);
+                let x: Vec<f32> = (0..shape.numel().unwrap())
+                    .map(|_| dividend(&mut rng, kw as u32))
+                    .collect();
+                let mut pool = Pool2d::avg((3, kw))
+                    .stride(1)
+                    .padding((1, kw / 2))
+                    .count_include_pad(cip);
+                if let Some(d) = over {
+                    pool = pool.divisor_override(d);
+                }
+                check_tiers_vs_reference(&format!("kw {kw} w {w}"), &pool, shape, Layout::Nchw, &x);
+            }
+        }
+    }
+}
+
+#[test]
+fn flat_scheme_shapes() {
+    // Stride-1 windows with "same" horizontal padding on narrow planes (the flat scheme:
+    // vectors of consecutive outputs spanning rows), with several planes so that the first
+    // and last vectors of the job read through the zero-padded copy; widths around the lane
+    // counts and the table limit, taller windows, all divisor modes.
+    let mut rng = Rng(0xf1a7);
+    let windows = [
+        (3, 3, 1, 1),
+        (3, 3, 0, 1),
+        (5, 5, 2, 2),
+        (1, 3, 0, 1),
+        (3, 1, 1, 0),
+        (2, 3, 1, 1),
+        (3, 5, 1, 2),
+        (7, 7, 3, 3),
+        (4, 8, 2, 4),
+    ];
+    for (kh, kw, ph, pw) in windows {
+        for w in [1, 3, 5, 7, 8, 13, 15, 16, 17, 28, 33, 35, 49, 63, 64, 65] {
+            for (cip, over) in [(false, None), (true, None), (false, Some(5u32))] {
+                let h = 1 + rng.below(20);
+                let shape = Shape::new(1, 1 + rng.below(4), h, w);
+                let kind = rng.below(3);
+                let x: Vec<f32> = (0..shape.numel().unwrap())
+                    .map(|_| match kind {
+                        0 => dividend(&mut rng, 9),
+                        1 => [0.0, -0.0, 1.0, -1.0][rng.below(4)],
+                        _ => (rng.below(2001) as f32 - 1000.0) / 64.0,
+                    })
+                    .collect();
+                let mut pool = Pool2d::avg((kh, kw))
+                    .stride(1)
+                    .padding((ph, pw))
+                    .count_include_pad(cip);
+                if let Some(d) = over {
+                    pool = pool.divisor_override(d);
+                }
+                if pool.output_shape(shape).is_err() {
+                    continue;
+                }
+                let ctx = format!("{kh}x{kw} pad {ph},{pw} w {w} {shape}");
+                check_tiers_vs_reference(&ctx, &pool, shape, Layout::Nchw, &x);
+            }
+        }
+    }
+}
+
+#[test]
+fn flat_scheme_row_block_jobs() {
+    // One tall narrow plane: the parallel driver cuts it into row blocks, each with its own
+    // vertically inner rows; and a NaN plane.
+    let mut rng = Rng(77);
+    for (h, w) in [(3000, 35), (1500, 17), (700, 64)] {
+        let shape = Shape::new(1, 1, h, w);
+        let mut x: Vec<f32> = (0..shape.numel().unwrap())
+            .map(|_| (rng.below(2001) as f32 - 1000.0) / 64.0)
+            .collect();
+        let pool = Pool2d::avg(3).stride(1).padding(1).count_include_pad(false);
+        let want = run_reference(&pool, shape, Layout::Nchw, &x, false).unwrap();
+        for &tier in tiers() {
+            let plan = nnpool::Plan::<f32>::new(&pool.tier(tier), desc(shape, Layout::Nchw));
+            let plan = plan.unwrap();
+            let mut y = vec![SENTINEL; plan.output_len()];
+            plan.run(&x, &mut y).unwrap();
+            assert_values(
+                &format!("{tier} {h}x{w}"),
+                true,
+                want.shape,
+                Layout::Nchw,
+                &y,
+                &want.y,
+            );
+        }
+        x[rng.below(h * w)] = f32::NAN;
+        x[rng.below(h * w)] = f32::INFINITY;
+        check_tiers_vs_reference("nan", &pool, shape, Layout::Nchw, &x);
+    }
+}
+
+/// A config with `cases` cases unless `PROPTEST_CASES` says otherwise.
+fn config(cases: u32) -> Config {
+    let mut c = Config {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = cases;
+    }
+    c
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn avg_nchw_equals_reference(
+        (c, h, w) in (1usize..=3, 1usize..=20, 1usize..=70),
+        (kh, kw) in (1usize..=5, 1usize..=5),
+        (sh, sw) in prop_oneof![Just((1usize, 1usize)), Just((2, 2)), (1usize..=3, 1usize..=3)],
+        (pt, pl) in (0usize..=2, 0usize..=2),
+        (ceil, cip) in (any::<bool>(), any::<bool>()),
+        over in prop_oneof![Just(None), (1u32..=300).prop_map(Some)],
+        seed in any::<u64>(),
+    ) {
+        let (pt, pl) = (pt.min(kh / 2), pl.min(kw / 2));
+        let mut pool = Pool2d::avg((kh, kw))
+            .stride((sh, sw))
+            .padding((pt, pl))
+            .ceil_mode(ceil)
+            .count_include_pad(cip);
+        if let Some(d) = over {
+            pool = pool.divisor_override(d);
+        }
+        let shape = Shape::new(1, c, h, w);
+        prop_assume!(pool.output_shape(shape).is_ok());
+        let mut rng = Rng(seed | 1);
+        let kind = rng.below(3);
+        let x: Vec<f32> = (0..shape.numel().unwrap())
+            .map(|_| match kind {
+                0 => dividend(&mut rng, 9),
+                1 => (rng.below(2001) as f32 - 1000.0) / 64.0,
+                _ => f32::from_bits(rng.next() as u32 & 0xbfff_ffff),
+            })
+            .collect();
+        check_tiers_vs_reference("prop", &pool, shape, Layout::Nchw, &x);
+    }
+}
