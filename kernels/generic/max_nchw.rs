@@ -387,9 +387,14 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
     }
     let whole = chunk_of(cfg, g.iw, S::LANES, 0, g.ow);
     let (r_lo, _) = rows_read(g, &rows);
-    if IDX && cfg.pitch > 0 {
-        // SAFETY: the plane scheme's arrays lie inside the areas (choose).
-        unsafe { plane_index_base(g, cfg, S::LANES, r_lo, b.ri) };
+    if cfg.pitch > 0 {
+        if IDX {
+            // SAFETY: the plane scheme's arrays lie inside the areas (choose).
+            unsafe { plane_index_base(g, cfg, S::LANES, r_lo, b.ri) };
+        }
+        // SAFETY: the slices hold the job's planes (asserted above).
+        unsafe { plane_job::<S, KW, IDX>(s, g, cfg, (src, dst, idx), planes, rows, b) };
+        return;
     }
     for p in 0..planes {
         // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
@@ -415,7 +420,6 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
                         }
                     }
                 }
-                _ if cfg.pitch > 0 => plane_run::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
                 _ if cfg.rowring => {
                     let xa = (x, src.len() - p * plane_in);
                     rowring_plane::<S, KW, IDX>(s, g, cfg, xa, rows.clone(), y, yi, b)
@@ -1795,34 +1799,93 @@ unsafe fn plane_index_base(g: &WindowGeom, cfg: &Cfg, l: usize, r_lo: usize, ri:
     }
 }
 
-/// Plane scheme: the input rows of the job copied at `cfg.pitch` with −∞ around each row
-/// (NaN-checked once per loaded vector), the row results of the whole copy in one sweep of
-/// blocks that cross row ends (positions past a row's outputs are computed and ignored), then
-/// each output row folds its rows (or van Herk combines them). A plane with a NaN is swept and
-/// folded with the exact step.
+/// Plane scheme, every plane of the job: the input rows copied at `cfg.pitch` with −∞ around
+/// each row (NaN-checked once per loaded vector), the row results of the whole copy in one
+/// sweep of blocks that cross row ends (positions past a row's outputs are computed and
+/// ignored), then each output row folds its rows (or van Herk combines them). A plane with a
+/// NaN is swept and folded with the exact step. When two copies fit, the next plane's copy is
+/// made before this plane is swept, so that the sweep's unaligned loads never wait on the
+/// stores of their copy.
 ///
 /// # Safety
-/// As [`ring_plane`]; `plane_index_base` ran for this job when `IDX`.
+/// `src`, `dst`, `idx` hold the job's planes (run_planes asserted it); `plane_index_base` ran
+/// for this job when `IDX`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
+unsafe fn plane_job<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    (src, dst, idx): (&[f32], &mut [f32], &mut [u32]),
+    planes: usize,
+    rows: Range<usize>,
+    b: &Bufs,
+) {
+    let l = S::LANES;
+    let (plane_in, plane_out) = (g.ih * g.iw, rows.len() * g.ow);
+    let (r_lo, r_hi) = rows_read(g, &rows);
+    // Each copy takes bv[0 .. len rounded up + L); two fit when they take half of PBUF.
+    let half = plane_len(l, r_hi + 1 - r_lo, cfg.pitch, cfg).next_multiple_of(l) + l;
+    let two = 2 * half <= PBUF;
+    let copy_at = |p: usize| b.rv.wrapping_add(if two && p % 2 == 1 { half } else { 0 });
+    let mut pending = None;
+    for p in 0..planes {
+        // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
+        // dst[p·plane_out ..][.. plane_out] (idx alike), inside the slices (run_planes
+        // asserted it); each copy lies in the first PBUF of b.rv (choose, and `two`).
+        unsafe {
+            let x = |p: usize| src.as_ptr().add(p * plane_in);
+            let bv = copy_at(p);
+            let nan = match pending.take() {
+                Some(nan) => nan,
+                None => plane_copy(s, g, cfg, x(p), (r_lo, r_hi), bv),
+            };
+            if two && p + 1 < planes {
+                pending = Some(plane_copy(
+                    s,
+                    g,
+                    cfg,
+                    x(p + 1),
+                    (r_lo, r_hi),
+                    copy_at(p + 1),
+                ));
+            }
+            let y = dst.as_mut_ptr().add(p * plane_out);
+            let yi = if IDX {
+                idx.as_mut_ptr().add(p * plane_out)
+            } else {
+                core::ptr::null_mut()
+            };
+            let args = (rows.clone(), y, yi, r_lo, r_hi);
+            if nan {
+                plane_rows::<S, KW, IDX, true>(s, g, cfg, args, bv, b);
+            } else {
+                plane_rows::<S, KW, IDX, false>(s, g, cfg, args, bv, b);
+            }
+        }
+    }
+}
+
+/// The plane scheme's copy of rows `r_lo ..= r_hi` of the plane `x` to `bv`. Returns true when
+/// it holds a NaN.
+///
+/// # Safety
+/// `x` is an input plane; `bv` holds `plane_len` of those rows rounded up to `L`, plus `L`.
+#[inline(always)]
+unsafe fn plane_copy<S: Simd>(
     s: S,
     g: &WindowGeom,
     cfg: &Cfg,
     x: *const f32,
-    rows: Range<usize>,
-    y: *mut f32,
-    yi: *mut u32,
-    b: &Bufs,
-) {
+    (r_lo, r_hi): (usize, usize),
+    bv: *mut f32,
+) -> bool {
     let l = S::LANES;
     let (iw, pitch, pl) = (g.iw, cfg.pitch, cfg.pl);
-    let (r_lo, r_hi) = rows_read(g, &rows);
     let n_rows = r_hi + 1 - r_lo;
     let len = plane_len(l, n_rows, pitch, cfg);
-    let bv = b.rv;
     // SAFETY: copies rows r_lo ..= r_hi < ih (columns < iw) to bv[0 .. len rounded up + L)
-    // <= PBUF (choose, for ih rows), which covers every position the sweep reads.
+    // (caller), which covers every position the sweep reads.
     unsafe {
         let mut nan = s.none();
         for r in 0..n_rows {
@@ -1865,12 +1928,7 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
             s.store(bv.add(t), s.splat(NEG));
             t += l;
         }
-        let args = (rows, y, yi, r_lo, r_hi);
-        if s.any(nan) {
-            plane_rows::<S, KW, IDX, true>(s, g, cfg, args, b);
-        } else {
-            plane_rows::<S, KW, IDX, false>(s, g, cfg, args, b);
-        }
+        s.any(nan)
     }
 }
 
@@ -1878,18 +1936,20 @@ unsafe fn plane_run<S: Simd, const KW: usize, const IDX: bool>(
 /// exact step throughout (`EXACT`: the plane holds a NaN; the exact step is associative too).
 ///
 /// # Safety
-/// As [`plane_run`], whose copy of rows `r_lo ..= r_hi` is in `b.rv`.
+/// As [`plane_job`]; `bv` holds [`plane_copy`]'s copy of rows `r_lo ..= r_hi`, `y` (`yi`) the
+/// plane's output rows.
 #[inline(always)]
 unsafe fn plane_rows<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool>(
     s: S,
     g: &WindowGeom,
     cfg: &Cfg,
     (rows, y, yi, r_lo, r_hi): (Range<usize>, *mut f32, *mut u32, usize, usize),
+    bv: *mut f32,
     b: &Bufs,
 ) {
     let (ow, pitch) = (g.ow, cfg.pitch);
     let nz = plane_nz(S::LANES, r_hi + 1 - r_lo, pitch);
-    let (bv, hv, hi, ib) = (b.rv, b.rv.wrapping_add(PBUF), b.ri.wrapping_add(PBUF), b.ri);
+    let (hv, hi, ib) = (b.rv.wrapping_add(PBUF), b.ri.wrapping_add(PBUF), b.ri);
     // SAFETY: the sweep reads the copy and writes hv/hi[0 .. nz) <= PBUF; the folds read rows
     // of hv/hi inside nz; van Herk's S ring and P lie in the third PBUF (choose).
     unsafe {
