@@ -45,7 +45,10 @@ fn small_calls_stay_on_the_calling_thread() {
         (Pool2d::max(2).stride(2), TensorDesc::nhwc(1, 16, 4, 4)),
         (Pool2d::avg(3).padding(1), TensorDesc::nchw(1, 16, 8, 8)),
         (Pool2d::global_avg(), TensorDesc::nhwc(1, 64, 7, 7)),
-        (Pool2d::max(3).stride(2).padding(1), TensorDesc::nchw(1, 8, 32, 32)),
+        (
+            Pool2d::max(3).stride(2).padding(1),
+            TensorDesc::nchw(1, 8, 32, 32),
+        ),
     ];
     for (pool, desc) in small {
         let plan = Plan::<f32>::new(&pool, desc).expect("plan");
