@@ -135,9 +135,7 @@ pub(crate) fn execute<T: Element>(
             // Too few row tasks for a parallel call (one small image): channel blocks too.
             let channel_block = if par && idx.is_none() && count < MIN_TASKS {
                 let want = MIN_TASKS.div_ceil(count);
-                c.div_ceil(want)
-                    .next_multiple_of(CHANNEL_ALIGN)
-                    .max(MIN_CHANNEL_BLOCK)
+                balanced(c, c.div_ceil(want).max(MIN_CHANNEL_BLOCK)).next_multiple_of(CHANNEL_ALIGN)
             } else {
                 c
             };
@@ -232,9 +230,10 @@ pub(crate) fn execute<T: Element>(
             let block = if !par {
                 c
             } else {
-                // Channel blocks aligned to the vector width, each with about GRAIN work.
+                // Channel blocks aligned to the vector width, each with about GRAIN work,
+                // as equal as the alignment allows.
                 let want = GRAIN.div_ceil(pixels).next_multiple_of(CHANNEL_ALIGN);
-                want.min(c)
+                balanced(c, want).next_multiple_of(CHANNEL_ALIGN).min(c)
             };
             let blocks = c.div_ceil(block);
             let count = s.n * blocks;
@@ -322,14 +321,22 @@ fn rows_per_block(g: &crate::geom::WindowGeom, per_row: usize) -> usize {
             .saturating_add(1);
     let shared = extent.saturating_sub(g.sh.max(1));
     let by_halo = (2 * shared).div_ceil(g.sh.max(1));
-    by_grain.max(by_halo).clamp(1, g.oh.max(1))
+    balanced(g.oh, by_grain.max(by_halo))
 }
 
-/// Units per task so that each task has about `GRAIN` work, with at most `MAX_TASKS` tasks.
+/// Units per task so that each task has about `GRAIN` work, with at most `MAX_TASKS` tasks,
+/// balanced: every task but the last has the same size and the last is at most that, as close
+/// as `div_ceil` gets, so that halving the task list gives even halves.
 fn task_size(units: usize, work_per_unit: usize) -> usize {
     let by_grain = GRAIN.div_ceil(work_per_unit.max(1)).max(1);
     let by_count = units.div_ceil(MAX_TASKS);
-    by_grain.max(by_count).min(units).max(1)
+    balanced(units, by_grain.max(by_count))
+}
+
+/// The size of `units.div_ceil(size)` equal parts covering `units` (the last no larger).
+fn balanced(units: usize, size: usize) -> usize {
+    let size = size.clamp(1, units.max(1));
+    units.div_ceil(units.div_ceil(size)).max(1)
 }
 
 /// Runs tasks `0..split.count` over disjoint pieces of `out` and `idx`, halving recursively.
