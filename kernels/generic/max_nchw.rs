@@ -113,7 +113,7 @@ const MAX_RING: usize = 64;
 /// The most output columns per chunk of the row schemes.
 const CW_MAX: usize = 512;
 /// Window height from which van Herk replaces folding the rows (stride 1, dilation 1).
-const VH_MIN: usize = 5;
+const VH_MIN: usize = 6;
 /// Window width from which the plane scheme's horizontal pass doubles instead of tapping
 /// (stride 1, dilation 1).
 const DBL_MIN: usize = 8;
@@ -1269,6 +1269,39 @@ unsafe fn vfold<S: Simd, const IDX: bool, const EXACT: bool>(
     }
 }
 
+/// [`vfold`] of the `n` rows at offsets `o0 + r·step` (top to bottom).
+///
+/// # Safety
+/// As [`vfold`].
+#[inline(always)]
+unsafe fn sfold<S: Simd, const IDX: bool, const EXACT: bool>(
+    s: S,
+    tv: *const f32,
+    ti: *const u32,
+    (o0, step_, n): (usize, usize, usize),
+    w: usize,
+    yv: *mut f32,
+    yi: *mut u32,
+) {
+    let mut x = 0;
+    while x < w {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let o = o0 + x;
+            let mut acc = s.load(tv.add(o));
+            let mut ai = if IDX { s.iload(ti.add(o)) } else { s.isplat(0) };
+            for r in 1..n {
+                let o = o + r * step_;
+                let v = s.load(tv.add(o));
+                let vi = if IDX { s.iload(ti.add(o)) } else { ai };
+                step::<S, IDX, EXACT>(s, v, vi, &mut acc, &mut ai);
+            }
+            put::<S, IDX>(s, yv, yi, x, w - x, acc, ai);
+        }
+        x += S::LANES;
+    }
+}
+
 /// Writes −∞ (`NO_INDEX`) to `yv[0 .. w)` (`yi`): an output row whose windows have no row.
 ///
 /// # Safety
@@ -1989,14 +2022,11 @@ unsafe fn plane_rows<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
             let rs = g.rows[oy];
             let at = (oy - rows.start) * ow;
             let (yv, yr) = (y.wrapping_add(at), yi.wrapping_add(at));
-            let mut offs = [0usize; MAX_RING];
-            for (r, o) in offs.iter_mut().enumerate().take(rs.count) {
-                *o = (rs.start + r * g.dh - r_lo) * pitch;
-            }
             if rs.count == 0 {
                 fill_empty::<S, IDX>(s, ow, yv, yr);
             } else {
-                vfold::<S, IDX, EXACT>(s, hv, hi, &offs[..rs.count], ow, yv, yr);
+                let rows = ((rs.start - r_lo) * pitch, g.dh * pitch, rs.count);
+                sfold::<S, IDX, EXACT>(s, hv, hi, rows, ow, yv, yr);
             }
         }
     }
