@@ -70,6 +70,15 @@
 //! on a recent store). The rows are then folded, or combined by van Herk, as above. A plane
 //! with a NaN runs all of it with the exact step.
 //!
+//! # The flat scheme (values only: 2-wide stride-2 column windows tiling the rows, `iw = 2·ow`)
+//!
+//! Such windows never cross a row end, so a plane's row results are one sweep of
+//! deinterleaving loads over the flattened plane (16 results per vector whatever the row
+//! width: VGG's 28×28 planes have 14 outputs a row), and each output row folds its rows of
+//! results (`Direct` rows). The next plane is swept before this one is folded, so the folds'
+//! unaligned loads never wait on the sweep's stores. A plane whose sweep sees a NaN is swept
+//! again and folded with the exact step. With indices, `Direct` runs instead.
+//!
 //! # NaN
 //!
 //! The fast path folds with `s.max`, which ignores NaN, and tests each loaded input vector once:
@@ -387,6 +396,11 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
     }
     let whole = chunk_of(cfg, g.iw, S::LANES, 0, g.ow);
     let (r_lo, _) = rows_read(g, &rows);
+    if !IDX && flat_fits(g, cfg, S::LANES) {
+        // SAFETY: the slices hold the job's planes (asserted above).
+        unsafe { flat_job::<S>(s, g, (src, dst), planes, rows, b) };
+        return;
+    }
     if cfg.pitch > 0 {
         if IDX {
             // SAFETY: the plane scheme's arrays lie inside the areas (choose).
@@ -429,6 +443,115 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
             }
         }
     }
+}
+
+/// The flat scheme applies (values only): `Direct` with 2-wide, stride-2 column windows tiling
+/// each row exactly (no padding, `iw = 2·ow`), and two planes of row results fit in `RBUF`.
+fn flat_fits(g: &WindowGeom, cfg: &Cfg, l: usize) -> bool {
+    cfg.v == Vert::Direct
+        && cfg.h == Horiz::S2
+        && g.kh != 0
+        && cfg.kw == 2
+        && cfg.pl == 0
+        && g.iw == 2 * g.ow
+        && 2 * (g.ih * g.ow).next_multiple_of(l) + 2 * l <= RBUF
+}
+
+/// Flat scheme (see [`flat_fits`]): the column windows never cross a row end, so the row
+/// results of a whole plane are one sweep of deinterleaving loads over the flattened plane
+/// (`ih·ow` results, consecutive rows of `ow`), whatever the row width; each output row then
+/// folds its rows of results. The next plane's sweep runs before this plane's folds (two
+/// buffers), so that the folds' unaligned loads never wait on the sweep's stores. A plane
+/// whose sweep sees a NaN is swept again and folded with the exact step.
+///
+/// # Safety
+/// `src` and `dst` hold the job's planes (run_planes asserted it); `rows` are output rows.
+#[inline(always)]
+unsafe fn flat_job<S: Simd>(
+    s: S,
+    g: &WindowGeom,
+    (src, dst): (&[f32], &mut [f32]),
+    planes: usize,
+    rows: Range<usize>,
+    b: &Bufs,
+) {
+    let l = S::LANES;
+    let (plane_in, plane_out, ow) = (g.ih * g.iw, rows.len() * g.ow, g.ow);
+    let n = g.ih * ow;
+    let half = n.next_multiple_of(l) + l;
+    let buf = |p: usize| b.rv.wrapping_add((p % 2) * half);
+    let x = |p: usize| src.as_ptr().wrapping_add(p * plane_in);
+    let mut pending = None;
+    for p in 0..planes {
+        // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
+        // dst[p·plane_out ..][.. plane_out]; each buffer holds `half` <= RBUF / 2 (flat_fits).
+        unsafe {
+            let nan = match pending.take() {
+                Some(nan) => nan,
+                None => flat_sweep::<S, false>(s, x(p), plane_in, n, buf(p)),
+            };
+            if p + 1 < planes {
+                pending = Some(flat_sweep::<S, false>(s, x(p + 1), plane_in, n, buf(p + 1)));
+            }
+            if nan {
+                flat_sweep::<S, true>(s, x(p), plane_in, n, buf(p));
+            }
+            let y = dst.as_mut_ptr().add(p * plane_out);
+            for oy in rows.clone() {
+                let rs = g.rows[oy];
+                let yv = y.add((oy - rows.start) * ow);
+                let fold = (rs.start * ow, g.dh * ow, rs.count);
+                if rs.count == 0 {
+                    fill_empty::<S, false>(s, ow, yv, core::ptr::null_mut());
+                } else if nan {
+                    sfold::<S, false, true>(s, buf(p), b.ri, fold, ow, yv, core::ptr::null_mut());
+                } else {
+                    sfold::<S, false, false>(s, buf(p), b.ri, fold, ow, yv, core::ptr::null_mut());
+                }
+            }
+        }
+    }
+}
+
+/// [`flat_job`]'s sweep of the plane `x` (`lim` elements): `t[j] = f(x[2j], x[2j + 1])` for
+/// `j < n` (rounded up to `L`; past `lim` the elements are −∞). Returns (fast path) true when a
+/// NaN was seen.
+///
+/// # Safety
+/// `x[0 .. lim)` is readable, `t` holds `n` rounded up to `L`.
+#[inline(always)]
+unsafe fn flat_sweep<S: Simd, const EXACT: bool>(
+    s: S,
+    x: *const f32,
+    lim: usize,
+    n: usize,
+    t: *mut f32,
+) -> bool {
+    let l = S::LANES;
+    let mut nan = s.none();
+    let mut j = 0;
+    while j < n {
+        let at = 2 * j;
+        // SAFETY: full loads read x[at .. at + 2L) inside lim; clipped ones nothing past it;
+        // the store lies in t's rounded length.
+        unsafe {
+            let (e, o) = if at + 2 * l <= lim {
+                s.load_deinterleave(x.add(at))
+            } else {
+                s.load_deinterleave_clip(x, lim, at as isize, NEG)
+            };
+            let mut acc = e;
+            let mut ai = s.isplat(0);
+            step::<S, false, EXACT>(s, o, ai, &mut acc, &mut ai);
+            if !EXACT {
+                // acc is NaN exactly where e is (see taps).
+                nan = s.or(nan, s.unord(acc, o));
+            }
+            s.store(t.add(j), acc);
+        }
+        j += l;
+    }
+    !EXACT && s.any(nan)
 }
 
 /// The first and last input rows the windows of output rows `rows` read (with dilation and
