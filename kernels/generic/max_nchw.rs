@@ -48,7 +48,8 @@
 //! * `Ring` (rows shared by several windows, e.g. 3×3 stride 1 or 2): each input row's result
 //!   is computed once into a ring of rows on the stack, then folded by every output row that
 //!   uses it. With `dh == 1` and a ring of whole rows that fits (the row ring), rows are
-//!   computed whole, block after block, top to bottom; otherwise column chunk by column chunk.
+//!   computed whole, block after block, top to bottom, the row `PF_ROWS` below (of the next
+//!   plane, past the last row) prefetched; otherwise column chunk by column chunk.
 //! * `VanHerk` (stride 1, dilation 1, `kh >= VH_MIN`): input rows are cut into blocks of `kh`;
 //!   going down, the prefix `P` of the current block is kept; when a block is complete its
 //!   suffixes `S` are formed going up. The window of rows `r0 ..= r1` is `f(S[r0], P[r1])` (or
@@ -121,6 +122,8 @@ const FBUF: usize = 12288;
 const MAX_RING: usize = 64;
 /// The most output columns per chunk of the row schemes.
 const CW_MAX: usize = 512;
+/// Rows ahead of the one being computed whose cache lines the row ring requests.
+const PF_ROWS: usize = 8;
 /// Window height from which van Herk replaces folding the rows (stride 1, dilation 1).
 const VH_MIN: usize = 6;
 /// Window width from which the plane scheme's horizontal pass doubles instead of tapping
@@ -1604,6 +1607,16 @@ unsafe fn hrow_clip<S: Simd, const KW: usize, const IDX: bool>(
     tv: *mut f32,
     ti: *mut u32,
 ) -> bool {
+    // Row h + PF_ROWS (possibly of the next plane) is requested ahead, so that streaming
+    // from DRAM overlaps the work.
+    let ahead = (h + PF_ROWS) * g.iw;
+    if ahead + g.iw <= avail {
+        let mut c = 0;
+        while c < g.iw {
+            prefetch(plane.wrapping_add(ahead + c));
+            c += 16;
+        }
+    }
     // SAFETY: as the caller guarantees.
     unsafe {
         let nan = hrow_blocks::<S, KW, IDX, false>(s, g, cfg, ch, (plane, avail), h, tv, ti);
@@ -1613,6 +1626,19 @@ unsafe fn hrow_clip<S: Simd, const KW: usize, const IDX: bool>(
         }
         bad
     }
+}
+
+/// Requests the cache line holding `p` (a hint: nothing is read, no fault is possible; callers
+/// pass addresses inside the input slice anyway).
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint that never faults, and SSE is part of x86-64.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// [`hrow_clip`]'s blocks, fast (returns true when a primary vector holds a NaN) or exact.
