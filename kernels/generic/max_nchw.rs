@@ -357,6 +357,7 @@ fn by_kw<S: Simd, const IDX: bool>(
         (Horiz::S2, 2) => run_planes::<S, 2, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
         (Horiz::S2, 3) => run_planes::<S, 3, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
         (Horiz::S1, 3) => run_planes::<S, 3, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
+        (Horiz::S1, 5) => run_planes::<S, 5, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
         _ => run_planes::<S, 0, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
     }
 }
