@@ -2,7 +2,7 @@
 
 use core::arch::x86_64::*;
 
-use super::vector::{DIV_RECIP_MIN, Simd};
+use super::vector::Simd;
 
 /// Token proving AVX-512F, BW and VL (and the AVX2/FMA they imply).
 #[derive(Clone, Copy)]
@@ -235,33 +235,5 @@ impl Simd for Avx512 {
                 _mm512_permutex2var_ps(a, odd, b),
             )
         }
-    }
-    #[inline(always)]
-    fn recip_split(self, d: __m512) -> (__m512, __m512) {
-        v!({
-            let rh = _mm512_div_ps(_mm512_set1_ps(1.0), d);
-            let e = _mm512_fnmadd_ps(rh, d, _mm512_set1_ps(1.0));
-            (rh, _mm512_mul_ps(e, rh))
-        })
-    }
-    #[inline(always)]
-    fn div_recip(self, a: __m512, d: __m512, rh: __m512, rl: __m512) -> __m512 {
-        // Markstein's correction of a faithful quotient (see the trait); the lanes outside its
-        // conditions take the division.
-        v!({
-            let y = _mm512_fmadd_ps(a, rh, _mm512_mul_ps(a, rl));
-            let e = _mm512_fnmadd_ps(y, d, a);
-            let q = _mm512_fmadd_ps(e, rh, y);
-            let abs = _mm512_abs_ps(a);
-            let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(abs, _mm512_set1_ps(DIV_RECIP_MIN));
-            let tiny = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_OQ>(small, abs, _mm512_setzero_ps());
-            let special = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(abs, _mm512_set1_ps(f32::MAX));
-            let bad = tiny | special;
-            if bad == 0 {
-                q
-            } else {
-                _mm512_mask_div_ps(q, bad, a, d)
-            }
-        })
     }
 }

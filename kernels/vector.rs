@@ -7,10 +7,6 @@
 //! `#[inline(always)]`, so the generic kernels inline into the tier's `#[target_feature]`
 //! function and compile to that tier's instructions.
 
-/// The smallest nonzero magnitude of a dividend that [`Simd::div_recip`] handles without the
-/// division: 2^−60 (quotients by divisors up to 2^32 stay far above the subnormal range).
-pub const DIV_RECIP_MIN: f32 = f32::from_bits((127 - 60) << 23);
-
 /// One SIMD tier: `LANES` f32 lanes (`V`), as many u32 lanes (`I`) and a lane mask (`M`).
 pub trait Simd: Copy {
     /// f32 vector.
@@ -206,27 +202,5 @@ pub trait Simd: Copy {
             core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(skip), n);
             self.load_deinterleave(buf.as_ptr())
         }
-    }
-    /// The split reciprocal `(rh, rl)` of divisors `d` for [`div_recip`](Self::div_recip):
-    /// `rh = RN(1/d)` (the division `1 / d`) and `rl = RN(RN(1 − rh·d)·rh)`, an f32 close to
-    /// `1/d − rh` (`1 − rh·d` is exact in an FMA, as `rh` is faithful). The default returns
-    /// `(1 / d, 0)`, which the default `div_recip` ignores.
-    #[inline(always)]
-    fn recip_split(self, d: Self::V) -> (Self::V, Self::V) {
-        (self.div(self.splat(1.0), d), self.splat(0.0))
-    }
-    /// `a / d` per lane, correctly rounded (bit-identical to [`div`](Self::div)), given the
-    /// reciprocal `(rh, rl) = recip_split(d)`; for divisors reused over many vectors. Every lane
-    /// of `d` must be `>= 1` and finite, or 0 with `a = +0` (a NaN, as `0 / 0`).
-    ///
-    /// The default is the division. A tier with FMA may override both methods (AVX-512 does):
-    /// `y = fma(a, rh, a·rl)` is within about 2^−46 relative of `a/d` (so faithful),
-    /// `e = fma(−y, d, a)` is exact, and `fma(e, rh, y)` is `RN(a/d)` by Markstein's theorem
-    /// (`rh` within half an ulp of `1/d`, `y` faithful, no underflow or overflow). Lanes where `a` is infinite, NaN or nonzero
-    /// below [`DIV_RECIP_MIN`] in magnitude are outside those conditions and take the division.
-    #[inline(always)]
-    fn div_recip(self, a: Self::V, d: Self::V, rh: Self::V, rl: Self::V) -> Self::V {
-        let _ = (rh, rl);
-        self.div(a, d)
     }
 }

@@ -1,12 +1,12 @@
-//! Average pooling NCHW: the division by reciprocals (`Simd::div_recip`) and the kernel's
-//! paths, every tier against the reference bit for bit (an average's NaN only has to be a NaN).
+//! Average pooling NCHW: the division and the kernel's paths, every tier against the
+//! reference bit for bit (an average's NaN only has to be a NaN).
 //!
 //! * Divisor sweeps: every divisor 1..=256 and large `divisor_override` values, as splatted
 //!   divisors (1×1 windows, where an output is its input divided by the override) and as
 //!   per-lane divisors (border columns without `count_include_pad`), over dividends that
-//!   probe the reciprocal path: random bit patterns, powers of two, mantissas next to
-//!   rounding boundaries, magnitudes around the path's lower limit 2^−60 and the subnormal
-//!   range, ±0, ±∞, NaN, `f32::MAX`.
+//!   probe any faster division: random bit patterns, powers of two, mantissas next to
+//!   rounding boundaries, magnitudes around 2^−60 and the subnormal range, ±0, ±∞, NaN,
+//!   `f32::MAX`.
 //! * The flat scheme (stride-1 "same" windows on narrow planes): widths around the lane counts
 //!   and its table limit, several planes (the job's first and last vectors read through a
 //!   zero-padded copy), every divisor mode, tall windows, row-block jobs, NaN.
@@ -34,11 +34,11 @@ impl Rng {
     }
 }
 
-/// A dividend that probes the reciprocal path (see the module doc).
+/// A dividend that probes the division (see the module doc).
 fn dividend(rng: &mut Rng, d: u32) -> f32 {
     let sign = if rng.below(2) == 0 { 0 } else { 0x8000_0000u32 };
     let bits = rng.next() as u32;
-    let lim = (127 - 60) << 23; // 2^-60, DIV_RECIP_MIN
+    let lim = (127 - 60) << 23; // 2^-60
     let v = match rng.below(12) {
         0 => return f32::from_bits(bits), // anything, NaN and ∞ included
         // Powers of two over the whole range, subnormal ones included.
@@ -49,7 +49,7 @@ fn dividend(rng: &mut Rng, d: u32) -> f32 {
         // Mantissas of all ones / all zeros plus a few ulps, any normal exponent.
         2 => f32::from_bits(((bits >> 23) % 254 + 1) << 23 | (0x7f_ffff - (bits & 7))),
         3 => f32::from_bits(((bits >> 23) % 254 + 1) << 23 | (bits & 7)),
-        // Around the lower limit of the reciprocal path.
+        // Around 2^-60.
         4 => f32::from_bits(lim - 64 + (bits & 127)),
         // Quotients around the smallest normal (subnormal results).
         5 => f32::from_bits((1 << 23) + (bits & 0xff_ffff)) * d as f32,

@@ -38,19 +38,17 @@
 //! of their lanes (`W <= 64`): a row of 35 takes 35/16 vectors instead of 3. A lane's taps
 //! outside its input row read the neighbouring row (or, at the ends of `src`, a zero-padded
 //! copy) and are replaced by +0.0 through masks computed from the lane's column (one compare
-//! per tap column, from per-column tables made once per job, which also hold the divisors).
+//! per tap column left or right of the output column, from a per-column table made once per
+//! job, which also holds the divisors).
 //! Eight vectors run together: their chains of additions are independent. The other rows run
 //! row by row as above.
 //!
-//! The flat scheme divides through [`Simd::div_recip`]: with FMA (AVX-512), `y = fma(s, rh,
-//! s·rl)` from the split reciprocal `rh = RN(1/d)`, `rl ≈ 1/d − rh` is faithful, the
-//! remainder `e = fma(−y, d, s)` is exact, and `fma(e, rh, y)` is the correctly rounded `s/d`
-//! by Markstein's theorem; sums that are infinite, NaN or nonzero below 2^−60 in magnitude take
-//! the division. An exhaustive offline check (every f32 mantissa in 11 binades — 2^−60,
-//! 2^−59, 2^−30, 1, 2, 2^20, 2^59, 2^60, 2^100, 2^126, 2^127 — for every divisor 1..=64 and
-//! eight large ones up to 2^32) found no difference from the IEEE division in 6.6·10^9 cases.
-//! The row-block paths keep the division: there the divider is not the bottleneck and the
-//! longer sequence measured slower.
+//! Every path divides with the IEEE division. A division by the split reciprocal with
+//! Markstein's correction (`y = fma(s, rh, s·rl)`, `e = fma(−y, d, s)`, `fma(e, rh, y)`, with
+//! `rh = RN(1/d)`; an exhaustive check over every mantissa in 11 binades and divisors 1..=64
+//! found it bit-identical) measured slower on AVX-512 in both schemes: with the checks for
+//! special and tiny sums it issues about ten instructions where the division issues three, and
+//! the divider was not the bottleneck.
 //!
 //! Adaptive average (`g.kh == 0`): when all column bins have the same width (`iw` divisible by
 //! `ow`), the bins are windows with kernel = stride = `iw / ow` and run as above (row bins come
@@ -376,7 +374,7 @@ fn window<S: Simd, const K: u8, const KW: usize>(
     }
     let mut row_factor = None;
     let mut buf = [0.0f32; BUF];
-    let flat = (K == S1 && flat_fits::<S>(g, c)).then(|| Flat::new(s, g));
+    let flat = (K == S1 && flat_fits::<S>(g, c)).then(|| Flat::new(g));
     for p in 0..planes {
         let x_off = p * g.ih * iw;
         // The flat scheme takes the rows fa..fb (all vertically inside the input), if any.
@@ -462,47 +460,42 @@ fn flat_fits<S: Simd>(g: &WindowGeom, c: &Cols) -> bool {
         && 4 * lanes > 5 * g.ow
 }
 
+/// A flat tap left of the output column.
+const LEFT: u8 = 1;
+/// A flat tap right of the output column.
+const RIGHT: u8 = 2;
+
 /// Per-column tables of the flat scheme, indexed by the column of a vector's lane 0: entry
 /// `c` describes column `c mod W`, so that the `LANES` entries from any `c < W` describe
 /// `LANES` consecutive outputs of the plane.
 struct Flat {
     /// The column, as f32.
     col: [f32; TABLE],
-    /// The divisor of an output of a vertically inner row in that column, and its split
-    /// reciprocal (`Simd::recip_split`).
+    /// The divisor of an output of a vertically inner row in that column.
     d: [f32; TABLE],
-    rh: [f32; TABLE],
-    rl: [f32; TABLE],
-    /// Tap `j` is outside the row in the lanes whose column is below `lo[j]` (taps left of
-    /// the window's centre) or above `hi[j]` (right of it).
+    /// Tap `j` is outside the row in the lanes whose column is below `lo[j]` when `side[j]`
+    /// is `LEFT` (a tap left of the output column), above `hi[j]` when it is `RIGHT`, never
+    /// when it is 0 (the tap in the output column).
     lo: [f32; MAX_KW],
     hi: [f32; MAX_KW],
+    side: [u8; MAX_KW],
 }
 
 impl Flat {
     #[inline(always)]
-    fn new<S: Simd>(s: S, g: &WindowGeom) -> Self {
+    fn new(g: &WindowGeom) -> Self {
         let w = g.iw;
         let mut f = Flat {
             col: [0.0; TABLE],
             d: [1.0; TABLE],
-            rh: [1.0; TABLE],
-            rl: [0.0; TABLE],
             lo: [f32::MIN; MAX_KW],
             hi: [f32::MAX; MAX_KW],
+            side: [0; MAX_KW],
         };
         let oy = g.interior_rows.start;
         for c in 0..TABLE {
             f.col[c] = (c % w) as f32;
             f.d[c] = divisor(g, oy, c % w) as f32;
-        }
-        for c in (0..TABLE).step_by(S::LANES) {
-            // SAFETY: TABLE is a multiple of LANES (4, 8 or 16), so c + LANES <= TABLE.
-            unsafe {
-                let (rh, rl) = s.recip_split(s.load(f.d.as_ptr().add(c)));
-                s.store(f.rh.as_mut_ptr().add(c), rh);
-                s.store(f.rl.as_mut_ptr().add(c), rl);
-            }
         }
         for j in 0..g.kw {
             // Lane column x reads input column x + j·dw − pl, inside the row for
@@ -510,6 +503,11 @@ impl Flat {
             let shift = (j * g.dw) as f32 - g.pl as f32;
             f.lo[j] = -shift;
             f.hi[j] = (w - 1) as f32 - shift;
+            f.side[j] = match (j * g.dw).cmp(&g.pl) {
+                core::cmp::Ordering::Less => LEFT,
+                core::cmp::Ordering::Greater => RIGHT,
+                core::cmp::Ordering::Equal => 0,
+            };
         }
         f
     }
@@ -618,16 +616,28 @@ unsafe fn flat_vectors<S: Simd, const KW: usize, const R: usize>(
         // SAFETY: col[r] < W <= FLAT_W, so LANES entries from it lie in the table.
         let x = unsafe { s.load(f.col.as_ptr().add(col[r])) };
         for j in 0..kw {
-            off[r][j] = s.or(s.gt(s.splat(f.lo[j]), x), s.gt(x, s.splat(f.hi[j])));
+            off[r][j] = match f.side[j] {
+                LEFT => s.gt(s.splat(f.lo[j]), x),
+                RIGHT => s.gt(x, s.splat(f.hi[j])),
+                _ => s.none(),
+            };
         }
     }
     let mut acc = [zero; R];
     for i in 0..g.kh {
         for j in 0..kw {
+            let clip = f.side[j] != 0;
             for r in 0..R {
                 // SAFETY: i·dh·W + j·dw + LANES <= flat_reach(g), readable (caller).
                 let v = unsafe { s.load(p[r].add(i * row + j * g.dw)) };
-                acc[r] = s.add(acc[r], s.select(off[r][j], zero, v));
+                acc[r] = s.add(
+                    acc[r],
+                    if clip {
+                        s.select(off[r][j], zero, v)
+                    } else {
+                        v
+                    },
+                );
             }
         }
     }
@@ -635,13 +645,8 @@ unsafe fn flat_vectors<S: Simd, const KW: usize, const R: usize>(
         // SAFETY: col[r] < FLAT_W, LANES table entries from it; y + r·LANES.. writable
         // (caller).
         unsafe {
-            let c = col[r];
-            let div = Divs::<S> {
-                d: s.load(f.d.as_ptr().add(c)),
-                rh: s.load(f.rh.as_ptr().add(c)),
-                rl: s.load(f.rl.as_ptr().add(c)),
-            };
-            s.store(y.add(r * S::LANES), div.divide(s, acc[r]));
+            let d = s.load(f.d.as_ptr().add(col[r]));
+            s.store(y.add(r * S::LANES), s.div(acc[r], d));
         }
     }
 }
@@ -844,23 +849,6 @@ fn lane_divisors(g: &WindowGeom, oy: usize, (ox0, n): (usize, usize)) -> [f32; 1
         *dk = divisor(g, oy, ox0 + k) as f32;
     }
     d
-}
-
-/// The divisors of a vector's outputs as f32, with their split reciprocals
-/// ([`Simd::recip_split`]) for [`Simd::div_recip`].
-#[derive(Clone, Copy)]
-struct Divs<S: Simd> {
-    d: S::V,
-    rh: S::V,
-    rl: S::V,
-}
-
-impl<S: Simd> Divs<S> {
-    /// `sum / d` per lane, correctly rounded.
-    #[inline(always)]
-    fn divide(&self, s: S, sum: S::V) -> S::V {
-        s.div_recip(sum, self.d, self.rh, self.rl)
-    }
 }
 
 /// One output from the spans, scalar (for geometries too wide for the border buffer).
