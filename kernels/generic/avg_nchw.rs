@@ -374,61 +374,116 @@ fn window<S: Simd, const K: u8, const KW: usize>(
     }
     let mut row_factor = None;
     let mut buf = [0.0f32; BUF];
-    let flat = (K == S1 && flat_fits::<S>(g, c)).then(|| Flat::new(g));
+    let job = RowJob {
+        s,
+        g,
+        c,
+        src,
+        blocks: &blocks,
+        planes_rows: &rows,
+    };
+    let mut state = (&mut border, &mut row_factor, &mut buf);
+    if !(K == S1 && flat_fits::<S>(g, c)) {
+        for p in 0..planes {
+            row_span::<S, K, KW>(&job, p, rows.clone(), dst, &mut state);
+        }
+        return;
+    }
+    let f = Flat::new(g);
     for p in 0..planes {
-        let x_off = p * g.ih * iw;
-        // The flat scheme takes the rows fa..fb (all vertically inside the input), if any.
-        let (mut fa, mut fb) = (rows.end, rows.end);
-        if let Some(f) = &flat {
-            let a = rows.start.max(g.interior_rows.start);
-            let b = rows.end.min(g.interior_rows.end);
-            if b > a && (b - a) * ow >= lanes {
-                (fa, fb) = (a, b);
-                let out = (p * rows.len() + a - rows.start) * ow;
-                let y = &mut dst[out..out + (b - a) * ow];
-                flat_rows::<S, KW>(s, g, f, src, x_off, (a * ow, b * ow), y, &mut buf);
+        // The flat scheme takes the rows a..b (all vertically inside the input), if any.
+        let a = rows.start.max(g.interior_rows.start);
+        let b = rows.end.min(g.interior_rows.end);
+        if b > a && (b - a) * ow >= lanes {
+            let out = (p * rows.len() + a - rows.start) * ow;
+            let y = &mut dst[out..out + (b - a) * ow];
+            let x_off = p * g.ih * iw;
+            flat_rows::<S, KW>(s, g, &f, src, x_off, (a * ow, b * ow), y, state.2);
+            row_span::<S, K, KW>(&job, p, rows.start..a, dst, &mut state);
+            row_span::<S, K, KW>(&job, p, b..rows.end, dst, &mut state);
+        } else {
+            row_span::<S, K, KW>(&job, p, rows.clone(), dst, &mut state);
+        }
+    }
+}
+
+/// What [`row_span`] needs besides the output: the token, the geometry, the column geometry,
+/// the input, the blocks of a row and the job's rows.
+struct RowJob<'a, S: Simd> {
+    s: S,
+    g: &'a WindowGeom,
+    c: &'a Cols,
+    src: &'a [f32],
+    blocks: &'a Blocks,
+    planes_rows: &'a Range<usize>,
+}
+
+/// The prepared border blocks, the row divisor factor their divisors were made for, and the
+/// stack buffer.
+type RowState<'a, S> = (
+    &'a mut [Option<Border<S>>; CACHED],
+    &'a mut Option<usize>,
+    &'a mut [f32; BUF],
+);
+
+/// Output rows `span` of plane `p`, row by row (four at a time where they have the same tap
+/// count and divisor factor).
+#[inline(always)]
+fn row_span<S: Simd, const K: u8, const KW: usize>(
+    job: &RowJob<'_, S>,
+    p: usize,
+    span: Range<usize>,
+    dst: &mut [f32],
+    (border, row_factor, buf): &mut RowState<'_, S>,
+) {
+    let RowJob {
+        s,
+        g,
+        c,
+        src,
+        blocks,
+        planes_rows: rows,
+    } = *job;
+    let ow = g.ow;
+    let x_off = p * g.ih * g.iw;
+    let mut oy = span.start;
+    while oy < span.end {
+        // The border divisors depend on the row through its divisor factor only.
+        let factor = g.rows[oy].div;
+        if **row_factor != Some(factor) {
+            **row_factor = Some(factor);
+            for b in border.iter_mut().flatten() {
+                // SAFETY: the divisors hold 16 >= LANES elements.
+                b.div = unsafe { s.load(lane_divisors(g, oy, blocks.at(b.x)).as_ptr()) };
             }
         }
-        for (mut oy, end) in [(rows.start, fa), (fb, rows.end)] {
-            while oy < end {
-                // The border divisors depend on the row through its divisor factor only.
-                let factor = g.rows[oy].div;
-                if row_factor != Some(factor) {
-                    row_factor = Some(factor);
-                    for b in border.iter_mut().flatten() {
-                        // SAFETY: the divisors hold 16 >= LANES elements.
-                        b.div = unsafe { s.load(lane_divisors(g, oy, blocks.at(b.x)).as_ptr()) };
-                    }
-                }
-                // Four rows with the same tap count and divisor factor run together.
-                let mut alike = 1;
-                while alike < 4 && oy + alike < end {
-                    let next = g.rows[oy + alike];
-                    if next.count != g.rows[oy].count || next.div != factor {
-                        break;
-                    }
-                    alike += 1;
-                }
-                let at = Rows {
-                    x_off,
-                    oy,
-                    out: (p * rows.len() + oy - rows.start) * ow,
-                };
-                let ctx = Ctx {
-                    s,
-                    g,
-                    c,
-                    src,
-                    blocks: &blocks,
-                    border: &border,
-                };
-                oy += if alike == 4 {
-                    rows_of::<S, K, KW, 4>(&ctx, at, dst, &mut buf)
-                } else {
-                    rows_of::<S, K, KW, 1>(&ctx, at, dst, &mut buf)
-                };
+        // Four rows with the same tap count and divisor factor run together.
+        let mut alike = 1;
+        while alike < 4 && oy + alike < span.end {
+            let next = g.rows[oy + alike];
+            if next.count != g.rows[oy].count || next.div != factor {
+                break;
             }
+            alike += 1;
         }
+        let at = Rows {
+            x_off,
+            oy,
+            out: (p * rows.len() + oy - rows.start) * ow,
+        };
+        let ctx = Ctx {
+            s,
+            g,
+            c,
+            src,
+            blocks,
+            border,
+        };
+        oy += if alike == 4 {
+            rows_of::<S, K, KW, 4>(&ctx, at, dst, buf)
+        } else {
+            rows_of::<S, K, KW, 1>(&ctx, at, dst, buf)
+        };
     }
 }
 
