@@ -215,9 +215,11 @@ unsafe fn st<S: Simd, const MASKED: bool>(s: S, p: *mut f32, n: usize, v: S::V) 
 
 /// The direct algorithm for output rows `rows`, columns `cols` and channels `c_lo..c_hi`.
 ///
-/// Two horizontally adjacent outputs whose column spans have the same tap count (always so in
-/// the interior) are reduced together, each with its own accumulators: twice the independent
-/// dependency chains for the same loop overhead, which matters when a pixel has few channels.
+/// Two adjacent outputs whose spans have the same tap counts (always so in the interior) are
+/// reduced together, each with its own accumulators: twice the independent dependency chains
+/// for the same loop overhead, which matters when a pixel has few channels. Where windows
+/// overlap vertically the pairs are vertical (output rows `oy`, `oy + 1`, sweeping along the
+/// row pair), so the input rows they share come from L1 the second time; otherwise horizontal.
 ///
 /// # Safety
 /// `cx` satisfies its invariants, `rows` lies in the job's rows, `cols` in `0..ow` and
@@ -234,9 +236,36 @@ unsafe fn direct<S: Simd, const OP: u8>(
 ) {
     // Index tracking doubles the live registers: pair only where there are 32 of them.
     let pairs = OP != MAX_IDX || S::LANES >= 16;
-    for oy in rows {
+    // Where windows overlap vertically, pair vertically adjacent outputs: the rows they share
+    // are read twice within one block (the second time from L1), so a sweep along a row pair
+    // streams `kh + sh` input rows from L2 for two output rows instead of `2·kh`.
+    let vertical = pairs && g.kh != 0 && (g.kh - 1) * g.dh + 1 > g.sh;
+    let mut oy = rows.start;
+    while oy < rows.end {
         let rs = g.rows[oy];
         let row_pix = (oy - cx.r0) * cx.ow;
+        if vertical && oy + 1 < rows.end && g.rows[oy + 1].count == rs.count {
+            let rs2 = g.rows[oy + 1];
+            for ox in cols.clone() {
+                let cs = g.cols[ox];
+                let (div, div2) = if OP == AVG {
+                    (g.divisor(oy, ox), g.divisor(oy + 1, ox))
+                } else {
+                    (0, 0)
+                };
+                let px = Pixels {
+                    h0: [rs.start, rs2.start],
+                    w0: [cs.start, cs.start],
+                    pix: [row_pix + ox, row_pix + cx.ow + ox],
+                    div: [div, div2],
+                };
+                // SAFETY: both pixels are outputs of the job (oy + 1 < rows.end) and their
+                // spans list in-bounds taps; the channels as guaranteed by the caller.
+                unsafe { pixel_channels::<S, OP, 2>(s, cx, rs, cs.count, &px, c_lo, c_hi) };
+            }
+            oy += 2;
+            continue;
+        }
         let mut ox = cols.start;
         while ox < cols.end {
             let cs = g.cols[ox];
@@ -245,6 +274,7 @@ unsafe fn direct<S: Simd, const OP: u8>(
                 let cs2 = g.cols[ox + 1];
                 let div2 = if OP == AVG { g.divisor(oy, ox + 1) } else { 0 };
                 let px = Pixels {
+                    h0: [rs.start, rs.start],
                     w0: [cs.start, cs2.start],
                     pix: [row_pix + ox, row_pix + ox + 1],
                     div: [div, div2],
@@ -255,6 +285,7 @@ unsafe fn direct<S: Simd, const OP: u8>(
                 ox += 2;
             } else {
                 let px = Pixels {
+                    h0: [rs.start],
                     w0: [cs.start],
                     pix: [row_pix + ox],
                     div: [div],
@@ -264,13 +295,15 @@ unsafe fn direct<S: Simd, const OP: u8>(
                 ox += 1;
             }
         }
+        oy += 1;
     }
 }
 
-/// `P` output pixels of one output row reduced together: their first tap columns, their
-/// pixel numbers in the job's output, and (averages) their divisors. They share the row span
-/// and the number of column taps.
+/// `P` output pixels reduced together: their first tap rows and columns, their pixel numbers
+/// in the job's output, and (averages) their divisors. They have the same number of row taps
+/// (`rs.count`) and column taps.
 struct Pixels<const P: usize> {
+    h0: [usize; P],
     w0: [usize; P],
     pix: [usize; P],
     div: [usize; P],
@@ -329,7 +362,7 @@ unsafe fn block<S: Simd, const OP: u8, const NV: usize, const MASKED: bool, cons
     let l = S::LANES;
     let (dh, dw, iw, sps) = (cx.dh, cx.dw, cx.iw, cx.src_ps);
     // Flat input index of tap (i, j) of pixel q.
-    let tap = |q: usize, i: usize, j: usize| (rs.start + i * dh) * iw + px.w0[q] + j * dw;
+    let tap = |q: usize, i: usize, j: usize| (px.h0[q] + i * dh) * iw + px.w0[q] + j * dw;
     // SAFETY (every access below): a tap's flat index t = h·iw + w has h < ih, w < iw, so
     // t·src_ps + c + k·l + l <= (ih·iw − 1)·src_ps + channels <= src.len() (masked: + n);
     // pix·dst_ps + c + NV·l <= (pixels − 1)·dst_ps + channels <= dst.len(); and
