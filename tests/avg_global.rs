@@ -3,31 +3,10 @@
 //! special values (NaN with payloads, ±0, ±∞, 1e38 overflow, subnormals) and strided NHWC
 //! descriptors; and the same kernels reading inputs that end at a guard page.
 
+mod common;
+
+use common::Xorshift as Rng;
 use nnpool::{Layout, Plan, Pool2d, TensorDesc, Tier, reference};
-
-/// xorshift64*, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
 
 /// Input values of a given flavour: plain, sprinkled with specials, or mostly zeros of both
 /// signs (ties), or huge (overflow to ±∞ in sums).

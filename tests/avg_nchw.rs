@@ -14,25 +14,11 @@
 
 mod common;
 
+use common::Xorshift as Rng;
 use common::*;
 use nnpool::{Layout, Pool2d, Shape};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
-
-/// xorshift64*, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// A dividend that probes the division (see the module doc).
 fn dividend(rng: &mut Rng, d: u32) -> f32 {

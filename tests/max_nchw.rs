@@ -4,23 +4,12 @@
 //! asymmetric and `SAME` padding, and inputs made of ties, ±0, ±∞ and NaN. Row-block jobs are
 //! reached through parallel runs of large planes.
 
+mod common;
+
+use common::Xorshift as Rng;
 use nnpool::{Parallelism, Plan, Pool2d, SameMode, Shape, TensorDesc, Tier, reference};
 
 /// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Input flavours.
 #[derive(Clone, Copy, Debug)]
 enum Fill {

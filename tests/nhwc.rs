@@ -5,31 +5,10 @@
 //! stride-1 large windows (the separable path), partitioned runs, and inputs ending at a guard
 //! page.
 
+mod common;
+
+use common::Xorshift as Rng;
 use nnpool::{Parallelism, Plan, Pool2d, TensorDesc, Tier, reference};
-
-/// xorshift64*, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
 
 /// Input values of a random flavour. `avg` restricts NaNs to one bit pattern per call (which of
 /// two different NaN operands an addition returns is not fixed); max inputs get distinct
