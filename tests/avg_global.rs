@@ -295,12 +295,18 @@ fn global_nhwc_every_channel_count_strided() {
             check(&Pool2d::global_max(), desc, &x, "global max nhwc");
         }
     }
-    // Pixel counts around multiples of 16, and a large channel count (several blocks).
-    for pixels in [15, 16, 17, 32, 33, 49] {
-        let desc = TensorDesc::nhwc(1, 67, 1, pixels);
-        let x = values(&mut rng, desc.min_len().unwrap());
-        check(&Pool2d::global_avg(), desc, &x, "global avg nhwc");
-        check(&Pool2d::global_max(), desc, &x, "global max nhwc");
+    // Pixel counts around multiples of 16, and large channel counts: several blocks, and
+    // enough for the average's groups of eight vectors on every tier (with a channel tail,
+    // a pixel stride past C and an offset).
+    for pixels in [1, 15, 16, 17, 32, 33, 49, 50] {
+        for (c, ps, off) in [(67, 67, 0), (133, 133, 0), (2 * 128 + 31, 300, 5)] {
+            let desc = TensorDesc::nhwc(1, c, 1, pixels)
+                .with_pixel_stride(ps)
+                .with_offset(off);
+            let x = values(&mut rng, desc.min_len().unwrap());
+            check(&Pool2d::global_avg(), desc, &x, "global avg nhwc");
+            check(&Pool2d::global_max(), desc, &x, "global max nhwc");
+        }
     }
 }
 

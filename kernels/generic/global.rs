@@ -16,8 +16,10 @@
 //! detected (the flag; a zero maximum) and resolved by scanning the plane for that element.
 //!
 //! **NHWC** (`global-nhwc-channels`): vectorized across the channels of a pixel. The average
-//! keeps 16 accumulator vectors per channel block (pixel `p` into accumulator `p mod 16`), folds
-//! them in the reference order and divides. The max scans the pixels sequentially with
+//! sums groups of eight channel blocks (one contiguous run per pixel visit), forming the 16
+//! partial sums one at a time in the fold's leaf order and combining them as they come
+//! ([`avg_group`]); the channel tail keeps 16 accumulator vectors per block (pixel `p` into
+//! accumulator `p mod 16`), folds them in the reference order and divides. The max scans the pixels sequentially with
 //! `max(v, acc)`, which is the reference rule except for NaN (ties keep the earlier value), over
 //! four channel blocks at once for latency; a NaN flag sends the blocks through the exact rule.
 
@@ -200,6 +202,10 @@ pub(super) fn nhwc<S: Simd>(s: S, reduce: Reduce, job: GlobalNhwcJob<'_, f32>) {
     let mut c0 = 0;
     match reduce {
         Reduce::Avg => {
+            while c0 + GROUP * lanes <= channels {
+                avg_group::<S, GROUP>(s, src, src_ps, pixels, c0, dst);
+                c0 += GROUP * lanes;
+            }
             while c0 < channels {
                 let have = lanes.min(channels - c0);
                 let v = avg_channels(s, src, src_ps, pixels, c0, have);
@@ -281,6 +287,68 @@ fn avg_channels<S: Simd>(
         *acc = s.add(*acc, unsafe { load(s, p.add(at), have) });
     }
     s.div(fold(&mut acc, |a, b| s.add(a, b)), s.splat(pixels as f32))
+}
+
+/// Channel blocks that [`avg_group`] sums together (512 bytes of a pixel on AVX-512).
+const GROUP: usize = 8;
+
+/// The global averages of `G` channel blocks from `c0` (`G·LANES` channels), in the reference
+/// order, written to `dst[c0..]`.
+///
+/// A loop over the pixels of one channel block strides by the pixel pitch, which for 2048
+/// channels maps every load to the same L1 set; here each pixel visit reads `G` contiguous
+/// vectors instead. The 16 partial sums are formed one at a time (partial `q` adds
+/// pixels `q, q + 16, ..` from +0.0, as the reference) in bit-reversed order `0, 8, 4, 12, 2,
+/// ..`, and combined as they come, pairwise with the earlier operand on the left: that is
+/// exactly the reference's fold (`s[j] += s[j + 8]`, `+4`, `+2`, `+1`), and at most four
+/// partial results per block are pending, so everything stays in registers.
+/// The caller asserted `(pixels − 1)·src_ps + channels <= src.len()` with
+/// `c0 + G·LANES <= channels = dst.len()`.
+#[inline(always)]
+fn avg_group<S: Simd, const G: usize>(
+    s: S,
+    src: &[f32],
+    ps: usize,
+    pixels: usize,
+    c0: usize,
+    dst: &mut [f32],
+) {
+    let lanes = S::LANES;
+    assert!(c0 + G * lanes <= dst.len());
+    let p = src.as_ptr();
+    // pend[k]: the sum of a complete subtree of 2^k partials, waiting for its right sibling.
+    let mut pend = [[s.splat(0.0); G]; 4];
+    for i in 0..PARTS {
+        // Bit-reversed i (4 bits): the fold's leaf order.
+        let q = ((i & 1) << 3) | ((i & 2) << 1) | ((i & 4) >> 1) | ((i & 8) >> 3);
+        let mut part = [s.splat(0.0); G];
+        let mut px = q;
+        while px < pixels {
+            for (b, a) in part.iter_mut().enumerate() {
+                // SAFETY: pixel px < pixels, channels c0 + b·LANES .. + LANES <= channels: see
+                // the caller.
+                *a = s.add(*a, unsafe { s.load(p.add(px * ps + c0 + b * lanes)) });
+            }
+            px += PARTS;
+        }
+        // Carry like a binary counter: subtree k is complete when bit k of i + 1 flips to 0.
+        let mut k = 0;
+        while i & (1 << k) != 0 {
+            for b in 0..G {
+                part[b] = s.add(pend[k][b], part[b]);
+            }
+            k += 1;
+        }
+        if k < 4 {
+            pend[k] = part;
+        } else {
+            let n = s.splat(pixels as f32);
+            for (b, v) in part.iter().enumerate() {
+                // SAFETY: c0 + b·LANES + LANES <= dst.len() (asserted above).
+                unsafe { s.store(dst.as_mut_ptr().add(c0 + b * lanes), s.div(*v, n)) };
+            }
+        }
+    }
 }
 
 /// The global maxima of `B` channel blocks of `have` channels each (`B·have` channels from
