@@ -137,6 +137,16 @@ impl Simd for Avx2 {
         v!(_mm256_cmp_ps::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
+    fn shift_in(self, prev: __m256, v: __m256) -> __m256 {
+        // Rotate both up one lane, then take lane 0 from prev.
+        let up = v!(_mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6));
+        let (a, b) = (
+            v!(_mm256_permutevar8x32_ps(v, up)),
+            v!(_mm256_permutevar8x32_ps(prev, up)),
+        );
+        v!(_mm256_blend_ps::<1>(a, b))
+    }
+    #[inline(always)]
     fn is_nan(self, a: __m256) -> __m256 {
         v!(_mm256_cmp_ps::<_CMP_UNORD_Q>(a, a))
     }

@@ -132,6 +132,14 @@ impl Simd for Avx512 {
         v!(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
+    fn shift_in(self, prev: __m512, v: __m512) -> __m512 {
+        // valignd over v:prev by 15 lanes: [prev[15], v[0..15]].
+        v!(_mm512_castsi512_ps(_mm512_alignr_epi32::<15>(
+            _mm512_castps_si512(v),
+            _mm512_castps_si512(prev)
+        )))
+    }
+    #[inline(always)]
     fn is_nan(self, a: __m512) -> __mmask16 {
         v!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a))
     }

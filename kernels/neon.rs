@@ -115,6 +115,11 @@ impl Simd for Neon {
         v!(vcgtq_f32(a, b))
     }
     #[inline(always)]
+    fn shift_in(self, prev: float32x4_t, v: float32x4_t) -> float32x4_t {
+        // ext of prev:v from lane 3: [prev[3], v[0], v[1], v[2]].
+        v!(vextq_f32::<3>(prev, v))
+    }
+    #[inline(always)]
     fn is_nan(self, a: float32x4_t) -> uint32x4_t {
         // x == x is false exactly for NaN.
         v!(vmvnq_u32(vceqq_f32(a, a)))

@@ -97,6 +97,11 @@ impl Simd for Portable {
         a.simd_gt(b)
     }
     #[inline(always)]
+    fn shift_in(self, prev: f32x4, v: f32x4) -> f32x4 {
+        let (p, a) = (prev.to_array(), v.to_array());
+        f32x4::new([p[3], a[0], a[1], a[2]])
+    }
+    #[inline(always)]
     fn is_nan(self, a: f32x4) -> f32x4 {
         a.is_nan()
     }

@@ -112,6 +112,15 @@ impl Simd for Sse2 {
         v!(_mm_cmpgt_ps(a, b))
     }
     #[inline(always)]
+    fn shift_in(self, prev: __m128, v: __m128) -> __m128 {
+        // Bytes up: v by one lane, prev's last lane down to lane 0.
+        let (a, b) = (
+            v!(_mm_slli_si128::<4>(_mm_castps_si128(v))),
+            v!(_mm_srli_si128::<12>(_mm_castps_si128(prev))),
+        );
+        v!(_mm_castsi128_ps(_mm_or_si128(a, b)))
+    }
+    #[inline(always)]
     fn is_nan(self, a: __m128) -> __m128 {
         v!(_mm_cmpunord_ps(a, a))
     }

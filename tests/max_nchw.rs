@@ -380,13 +380,35 @@ fn row_blocks() {
     }
 }
 
+/// The shift scheme (3-wide stride-2 windows, one column of left padding, even widths): widths
+/// around every lane count (so the last block overlaps or not), window heights 1 to 3 through
+/// vertical padding, dilation and asymmetric padding, one or several output rows per job, and
+/// planes whose NaN sends them to the exact scheme.
+#[test]
+fn stride2_shift_scheme() {
+    sweep(12, &ALL_FILLS, |rng| {
+        let mut v = Vec::new();
+        for ow in [4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 56] {
+            let w = 2 * ow;
+            for pad in [[1, 1, 1, 1], [0, 1, 1, 0], [1, 1, 0, 1], [0, 1, 0, 0]] {
+                let h = 1 + rng.below(9);
+                let dh = 1 + rng.below(2);
+                let pool = Pool2d::max(3).stride(2).padding(pad).dilation((dh, 1));
+                v.push((pool, Shape::new(1, 3, h.max(2 * dh + 1), w)));
+            }
+        }
+        v
+    });
+}
+
 /// The algorithm names `describe` reports for the key geometries.
 #[test]
 fn algorithms() {
     let cases = [
+        (Pool2d::max(3).stride(2).padding(1), 112, "nchw-s2-shift"),
         (
             Pool2d::max(3).stride(2).padding(1),
-            112,
+            111,
             "nchw-s2-deinterleave",
         ),
         (Pool2d::max(2).stride(2), 224, "nchw-s2-deinterleave"),
@@ -561,7 +583,7 @@ fn nan_at_every_position() {
         Pool2d::max(3).stride(1).padding(1),
     ];
     for pool in pools {
-        for (h, w) in [(5, 11), (4, 14), (5, 35), (3, 67)] {
+        for (h, w) in [(5, 11), (4, 14), (5, 35), (3, 67), (4, 34)] {
             let shape = Shape::new(1, 2, h, w);
             let plane = h * w;
             let base: Vec<f32> = (0..2 * plane)

@@ -80,6 +80,17 @@
 //! unaligned loads never wait on the sweep's stores. A plane whose sweep sees a NaN is swept
 //! again and folded with the exact step. With indices, `Direct` runs instead.
 //!
+//! # The shift scheme (values only: 3-wide stride-2 windows, one column of left padding,
+//! `iw = 2·ow`, at most three rows a window: ResNet's stem)
+//!
+//! Block `ox0` (a multiple of `L`) of a row is one deinterleaving load at column `2·ox0`,
+//! 64-byte aligned when the row is: the even elements are tap 1, the odd ones tap 2, and tap 0
+//! is the odd vector moved up one lane (`Simd::shift_in`) with the previous block's last odd
+//! element shifted in (the padding's −∞ left of block 0). A block folds its window rows in
+//! registers and stores once; the last row's results are kept for the next output row, whose
+//! first row it is. A plane with a NaN is redone by the row schemes with the exact step. With
+//! indices, the row ring runs instead.
+//!
 //! # NaN
 //!
 //! The fast path folds with `s.max`, which ignores NaN, and tests each loaded input vector once:
@@ -304,6 +315,7 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     }
     match (c.h, c.v) {
         (Horiz::Gather, _) => "nchw-strided",
+        (Horiz::S2, _) if shift_fits(g, &c, S::LANES) => "nchw-s2-shift",
         (Horiz::S2, _) => "nchw-s2-deinterleave",
         (Horiz::S1, Vert::VanHerk) => "nchw-s1-vanherk",
         (Horiz::S1, _) => "nchw-s1",
@@ -414,39 +426,209 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         unsafe { plane_job::<S, KW, IDX>(s, g, cfg, (src, dst, idx), planes, rows, b) };
         return;
     }
+    if !IDX && shift_fits(g, cfg, S::LANES) {
+        for p in 0..planes {
+            // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
+            // dst[p·plane_out ..][.. plane_out], inside the slices (asserted above); the cache
+            // holds ow rounded up to L <= RBUF (shift_fits).
+            unsafe {
+                let x = src.as_ptr().add(p * plane_in);
+                let y = dst.as_mut_ptr().add(p * plane_out);
+                if shift_plane::<S>(s, g, x, rows.clone(), y, b.rv) {
+                    // A NaN in the plane: the exact scheme redoes it.
+                    let xa = (x, src.len() - p * plane_in);
+                    plane_general::<S, KW, false>(
+                        s,
+                        g,
+                        cfg,
+                        &whole,
+                        xa,
+                        rows.clone(),
+                        y,
+                        null(),
+                        b,
+                    );
+                }
+            }
+        }
+        return;
+    }
     for p in 0..planes {
         // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
         // dst[p·plane_out ..][.. plane_out] (and idx alike), inside the slices (asserted above).
-        // The kernels read input rows h < ih (spans) at columns < iw, write output rows
-        // rows.start.. of the plane at columns < ow, and the stack buffers within the sizes
-        // choose() checked.
         unsafe {
             let x = src.as_ptr().add(p * plane_in);
             let y = dst.as_mut_ptr().add(p * plane_out);
             let yi = if IDX {
                 idx.as_mut_ptr().add(p * plane_out)
             } else {
-                core::ptr::null_mut()
+                null()
             };
-            match cfg.v {
-                Vert::Direct => {
-                    for (r, oy) in rows.clone().enumerate() {
-                        let (yv, yi) = (y.add(r * g.ow), yi.wrapping_add(r * g.ow));
-                        let args = (x, src.len() - p * plane_in, oy, yv, yi);
-                        if direct_row::<S, KW, IDX, false>(s, g, cfg, &whole, args) {
-                            direct_row::<S, KW, IDX, true>(s, g, cfg, &whole, args);
-                        }
-                    }
-                }
-                _ if cfg.rowring => {
-                    let xa = (x, src.len() - p * plane_in);
-                    rowring_plane::<S, KW, IDX>(s, g, cfg, xa, rows.clone(), y, yi, b)
-                }
-                Vert::Ring => ring_plane::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
-                Vert::VanHerk => vh_plane::<S, KW, IDX>(s, g, cfg, x, rows.clone(), y, yi, b),
-            }
+            let xa = (x, src.len() - p * plane_in);
+            plane_general::<S, KW, IDX>(s, g, cfg, &whole, xa, rows.clone(), y, yi, b);
         }
     }
+}
+
+/// A null index pointer (values only).
+fn null() -> *mut u32 {
+    core::ptr::null_mut()
+}
+
+/// The output rows `rows` of one plane by the row schemes (`Direct`, the row ring, `Ring`,
+/// `VanHerk`), exact for NaN.
+///
+/// # Safety
+/// `x[0 .. avail)` is readable and holds the input plane; `y` (and `yi` with `IDX`) is output
+/// row `rows.start` of the plane, `rows.len()` rows of `ow` writable. The kernels read input
+/// rows h < ih (spans) at columns < iw, write output rows rows.start.. of the plane at columns
+/// < ow, and the stack buffers within the sizes choose() checked.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn plane_general<S: Simd, const KW: usize, const IDX: bool>(
+    s: S,
+    g: &WindowGeom,
+    cfg: &Cfg,
+    whole: &Chunk,
+    (x, avail): (*const f32, usize),
+    rows: Range<usize>,
+    y: *mut f32,
+    yi: *mut u32,
+    b: &Bufs,
+) {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        match cfg.v {
+            Vert::Direct => {
+                for (r, oy) in rows.clone().enumerate() {
+                    let (yv, yi) = (y.add(r * g.ow), yi.wrapping_add(r * g.ow));
+                    let args = (x, avail, oy, yv, yi);
+                    if direct_row::<S, KW, IDX, false>(s, g, cfg, whole, args) {
+                        direct_row::<S, KW, IDX, true>(s, g, cfg, whole, args);
+                    }
+                }
+            }
+            _ if cfg.rowring => rowring_plane::<S, KW, IDX>(s, g, cfg, (x, avail), rows, y, yi, b),
+            Vert::Ring => ring_plane::<S, KW, IDX>(s, g, cfg, x, rows, y, yi, b),
+            Vert::VanHerk => vh_plane::<S, KW, IDX>(s, g, cfg, x, rows, y, yi, b),
+        }
+    }
+}
+
+/// The shift scheme applies (values only): 3-wide stride-2 windows with one column of left
+/// padding on rows of `iw = 2·ow` (ResNet's stem: the last window ends at the row's last
+/// column), at most `SHIFT_ROWS` rows a window, at least one vector of outputs, and a row of
+/// results fits the cache.
+fn shift_fits(g: &WindowGeom, cfg: &Cfg, l: usize) -> bool {
+    g.kh != 0
+        && cfg.h == Horiz::S2
+        && cfg.kw == 3
+        && cfg.pl == 1
+        && g.iw == 2 * g.ow
+        && g.ow >= l
+        && (g.ow / l + 1) * l <= RBUF
+        && g.rows.iter().all(|r| r.count <= SHIFT_ROWS)
+}
+
+/// The most rows a window of the shift scheme has (their row results stay in registers).
+const SHIFT_ROWS: usize = 3;
+
+/// Shift scheme (see [`shift_fits`]): output rows `rows` of one plane, values only, with the
+/// fast fold; returns true (leaving the rows to be redone exactly) when the plane holds a NaN.
+///
+/// Block `ox0` (a multiple of `L`) of input row `r` is one deinterleaving load at column
+/// `2·ox0`: its even elements are tap 1 of the lanes' windows, its odd ones tap 2, and tap 0
+/// (column `2·ox0 + 2k − 1`) is the odd vector moved up one lane with the previous block's
+/// last odd element shifted in (−∞, the padding, left of block 0): two loads and three shuffles
+/// per `L` results, from 64-byte aligned columns. When `L` does not divide `ow`, a last block at
+/// `ow − L` reads its tap 0 from one more deinterleaving load. Each block folds the rows of its
+/// windows in registers, top to bottom, and stores once; the last row of each window is kept in
+/// `cache` (the last block in a slot of its own past the others), where the next output row's
+/// first row (stride 2, height 3) finds it. Every column of every row read is tested for NaN
+/// (the blocks tile the row).
+///
+/// # Safety
+/// `x` is the input plane (`ih·iw` readable); `y` is output row `rows.start` of the plane,
+/// `rows.len()` rows of `ow` writable; `cache` holds `(ow / L + 1)·L` elements.
+#[inline(always)]
+unsafe fn shift_plane<S: Simd>(
+    s: S,
+    g: &WindowGeom,
+    x: *const f32,
+    rows: Range<usize>,
+    y: *mut f32,
+    cache: *mut f32,
+) -> bool {
+    let l = S::LANES;
+    let (iw, ow) = (g.iw, g.ow);
+    let (nb, last) = (ow / l, ow - l);
+    let mut cached = usize::MAX;
+    let mut nan = s.none();
+    for oy in rows.clone() {
+        let rs = g.rows[oy];
+        // SAFETY: output row oy of the job lies in y (caller).
+        let yv = unsafe { y.add((oy - rows.start) * ow) };
+        if rs.count == 0 {
+            // SAFETY: yv[0 .. ow) writable.
+            unsafe { fill_empty::<S, false>(s, ow, yv, null()) };
+            continue;
+        }
+        let n = rs.count.min(SHIFT_ROWS);
+        let row = |k: usize| rs.start + k * g.dh;
+        // The window's last row is kept unless it is the cached one (then it stays).
+        let keep = row(n - 1) != cached;
+        let mut oprev = [s.splat(NEG); SHIFT_ROWS];
+        // SAFETY (blocks): rows h < ih lie in the plane; loads read row[2·ox0 .. 2·ox0 + 2L)
+        // with ox0 + L <= ow, inside the row (iw = 2·ow), and the last block also
+        // row[2·last − 2 ..) with last >= 1 (ow > L there); stores write yv at ox0 + L <= ow
+        // and cache below (nb + 1)·L.
+        unsafe {
+            for bk in 0..nb {
+                let ox0 = bk * l;
+                let mut acc = s.splat(NEG);
+                for (k, op) in oprev.iter_mut().enumerate().take(n) {
+                    let h = row(k);
+                    let v = if h == cached {
+                        s.load(cache.add(ox0))
+                    } else {
+                        let (e, o) = s.load_deinterleave(x.add(h * iw + 2 * ox0));
+                        nan = s.or(nan, s.unord(e, o));
+                        let t0 = s.shift_in(*op, o);
+                        *op = o;
+                        s.max(o, s.max(e, t0))
+                    };
+                    acc = if k == 0 { v } else { s.max(v, acc) };
+                    if k + 1 == n && keep {
+                        s.store(cache.add(ox0), v);
+                    }
+                }
+                s.store(yv.add(ox0), acc);
+            }
+            if nb * l < ow {
+                let slot = nb * l;
+                let mut acc = s.splat(NEG);
+                for k in 0..n {
+                    let h = row(k);
+                    let v = if h == cached {
+                        s.load(cache.add(slot))
+                    } else {
+                        let r = x.add(h * iw + 2 * last);
+                        let (e, o) = s.load_deinterleave(r);
+                        let (_, t0) = s.load_deinterleave(r.sub(2));
+                        nan = s.or(nan, s.unord(e, o));
+                        s.max(o, s.max(e, t0))
+                    };
+                    acc = if k == 0 { v } else { s.max(v, acc) };
+                    if k + 1 == n && keep {
+                        s.store(cache.add(slot), v);
+                    }
+                }
+                s.store(yv.add(last), acc);
+            }
+        }
+        cached = row(n - 1);
+    }
+    s.any(nan)
 }
 
 /// The flat scheme applies (values only): `Direct` with 2-wide, stride-2 column windows tiling
