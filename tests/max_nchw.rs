@@ -380,7 +380,8 @@ fn row_blocks() {
     }
 }
 
-/// The shift scheme (3-wide stride-2 windows, one column of left padding, even widths): widths
+/// The shift scheme (3-wide stride-2 windows with one column of left padding, or 2-wide ones
+/// without, even widths): widths
 /// around every lane count (so the last block overlaps or not), window heights 1 to 3 through
 /// vertical padding, dilation and asymmetric padding, one or several output rows per job, and
 /// planes whose NaN sends them to the exact scheme.
@@ -395,6 +396,10 @@ fn stride2_shift_scheme() {
                 let dh = 1 + rng.below(2);
                 let pool = Pool2d::max(3).stride(2).padding(pad).dilation((dh, 1));
                 v.push((pool, Shape::new(1, 3, h.max(2 * dh + 1), w)));
+                // 2-wide windows without column padding (rows of 2 or 3 via dilation).
+                let pad2 = [pad[0].min(1), 0, pad[2].min(1), 0];
+                let pool = Pool2d::max(2).stride(2).padding(pad2).dilation((dh, 1));
+                v.push((pool, Shape::new(1, 3, h.max(dh + 1), w)));
             }
         }
         v
@@ -411,7 +416,8 @@ fn algorithms() {
             111,
             "nchw-s2-deinterleave",
         ),
-        (Pool2d::max(2).stride(2), 224, "nchw-s2-deinterleave"),
+        (Pool2d::max(2).stride(2), 224, "nchw-s2-shift"),
+        (Pool2d::max(2).stride(2), 28, "nchw-s2-deinterleave"),
         (Pool2d::max(3).stride(1).padding(1), 20, "nchw-s1"),
         (Pool2d::max(5).stride(1).padding(2), 20, "nchw-s1"),
         (Pool2d::max(7).stride(1).padding(3), 20, "nchw-s1-vanherk"),

@@ -80,13 +80,14 @@
 //! unaligned loads never wait on the sweep's stores. A plane whose sweep sees a NaN is swept
 //! again and folded with the exact step. With indices, `Direct` runs instead.
 //!
-//! # The shift scheme (values only: 3-wide stride-2 windows, one column of left padding,
-//! `iw = 2·ow`, at most three rows a window: ResNet's stem)
+//! # The shift scheme (values only: 3-wide stride-2 windows with one column of left padding,
+//! or 2-wide ones without, `iw = 2·ow`, at most three rows a window: ResNet's stem, VGG)
 //!
 //! Block `ox0` (a multiple of `L`) of a row is one deinterleaving load at column `2·ox0`,
 //! 64-byte aligned when the row is: the even elements are tap 1, the odd ones tap 2, and tap 0
 //! is the odd vector moved up one lane (`Simd::shift_in`) with the previous block's last odd
-//! element shifted in (the padding's −∞ left of block 0). A block folds its window rows in
+//! element shifted in (the padding's −∞ left of block 0); 2-wide windows take the even and odd
+//! elements as they are. Planes the flat scheme takes stay there. A block folds its window rows in
 //! registers and stores once; the last row's results are kept for the next output row, whose
 //! first row it is. A plane with a NaN is redone by the row schemes with the exact step. With
 //! indices, the row ring runs instead.
@@ -315,7 +316,9 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     }
     match (c.h, c.v) {
         (Horiz::Gather, _) => "nchw-strided",
-        (Horiz::S2, _) if shift_fits(g, &c, S::LANES) => "nchw-s2-shift",
+        (Horiz::S2, _) if !flat_fits(g, &c, S::LANES) && shift_fits(g, &c, S::LANES) => {
+            "nchw-s2-shift"
+        }
         (Horiz::S2, _) => "nchw-s2-deinterleave",
         (Horiz::S1, Vert::VanHerk) => "nchw-s1-vanherk",
         (Horiz::S1, _) => "nchw-s1",
@@ -516,14 +519,13 @@ unsafe fn plane_general<S: Simd, const KW: usize, const IDX: bool>(
 }
 
 /// The shift scheme applies (values only): 3-wide stride-2 windows with one column of left
-/// padding on rows of `iw = 2·ow` (ResNet's stem: the last window ends at the row's last
-/// column), at most `SHIFT_ROWS` rows a window, at least one vector of outputs, and a row of
-/// results fits the cache.
+/// padding (ResNet's stem), or 2-wide ones without padding (VGG), on rows of `iw = 2·ow` (the
+/// last window ends at the row's last column), at most `SHIFT_ROWS` rows a window, at least one
+/// vector of outputs, and a row of results fits the cache.
 fn shift_fits(g: &WindowGeom, cfg: &Cfg, l: usize) -> bool {
     g.kh != 0
         && cfg.h == Horiz::S2
-        && cfg.kw == 3
-        && cfg.pl == 1
+        && ((cfg.kw == 3 && cfg.pl == 1) || (cfg.kw == 2 && cfg.pl == 0))
         && g.iw == 2 * g.ow
         && g.ow >= l
         && (g.ow / l + 1) * l <= RBUF
@@ -562,6 +564,10 @@ unsafe fn shift_plane<S: Simd>(
     let l = S::LANES;
     let (iw, ow) = (g.iw, g.ow);
     let (nb, last) = (ow / l, ow - l);
+    // 3-wide windows (left padding 1) or 2-wide ones (no padding: taps 0 and 1 are the even
+    // and odd elements).
+    let wide = g.kw == 3;
+    let share = (g.kh - 1) * g.dh + 1 > g.sh;
     let mut cached = usize::MAX;
     let mut nan = s.none();
     for oy in rows.clone() {
@@ -575,8 +581,8 @@ unsafe fn shift_plane<S: Simd>(
         }
         let n = rs.count.min(SHIFT_ROWS);
         let row = |k: usize| rs.start + k * g.dh;
-        // The window's last row is kept unless it is the cached one (then it stays).
-        let keep = row(n - 1) != cached;
+        // The window's last row is kept (when windows share rows) unless it is the cached one.
+        let keep = share && row(n - 1) != cached;
         let mut oprev = [s.splat(NEG); SHIFT_ROWS];
         // SAFETY (blocks): rows h < ih lie in the plane; loads read row[2·ox0 .. 2·ox0 + 2L)
         // with ox0 + L <= ow, inside the row (iw = 2·ow), and the last block also
@@ -593,9 +599,13 @@ unsafe fn shift_plane<S: Simd>(
                     } else {
                         let (e, o) = s.load_deinterleave(x.add(h * iw + 2 * ox0));
                         nan = s.or(nan, s.unord(e, o));
-                        let t0 = s.shift_in(*op, o);
-                        *op = o;
-                        s.max(o, s.max(e, t0))
+                        if wide {
+                            let t0 = s.shift_in(*op, o);
+                            *op = o;
+                            s.max(o, s.max(e, t0))
+                        } else {
+                            s.max(o, e)
+                        }
                     };
                     acc = if k == 0 { v } else { s.max(v, acc) };
                     if k + 1 == n && keep {
@@ -614,9 +624,13 @@ unsafe fn shift_plane<S: Simd>(
                     } else {
                         let r = x.add(h * iw + 2 * last);
                         let (e, o) = s.load_deinterleave(r);
-                        let (_, t0) = s.load_deinterleave(r.sub(2));
                         nan = s.or(nan, s.unord(e, o));
-                        s.max(o, s.max(e, t0))
+                        if wide {
+                            let (_, t0) = s.load_deinterleave(r.sub(2));
+                            s.max(o, s.max(e, t0))
+                        } else {
+                            s.max(o, e)
+                        }
                     };
                     acc = if k == 0 { v } else { s.max(v, acc) };
                     if k + 1 == n && keep {
