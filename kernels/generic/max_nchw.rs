@@ -580,69 +580,101 @@ unsafe fn shift_plane<S: Simd>(
             continue;
         }
         let n = rs.count.min(SHIFT_ROWS);
-        let row = |k: usize| rs.start + k * g.dh;
+        let last_row = rs.start + (n - 1) * g.dh;
         // The window's last row is kept (when windows share rows) unless it is the cached one.
-        let keep = share && row(n - 1) != cached;
+        let keep = share && last_row != cached;
         let mut oprev = [s.splat(NEG); SHIFT_ROWS];
-        // SAFETY (blocks): rows h < ih lie in the plane; loads read row[2·ox0 .. 2·ox0 + 2L)
-        // with ox0 + L <= ow, inside the row (iw = 2·ow), and the last block also
+        let win = ShiftRows {
+            wide,
+            start: rs.start,
+            dh: g.dh,
+            n,
+            cached,
+            keep,
+        };
+        // SAFETY (blocks): rows h < ih lie in the plane; aligned blocks read row[2·ox0 ..
+        // 2·ox0 + 2L) with ox0 + L <= ow, inside the row (iw = 2·ow), the last block also
         // row[2·last − 2 ..) with last >= 1 (ow > L there); stores write yv at ox0 + L <= ow
         // and cache below (nb + 1)·L.
         unsafe {
             for bk in 0..nb {
-                let ox0 = bk * l;
-                let mut acc = s.splat(NEG);
-                for (k, op) in oprev.iter_mut().enumerate().take(n) {
-                    let h = row(k);
-                    let v = if h == cached {
-                        s.load(cache.add(ox0))
-                    } else {
-                        let (e, o) = s.load_deinterleave(x.add(h * iw + 2 * ox0));
-                        nan = s.or(nan, s.unord(e, o));
-                        if wide {
-                            let t0 = s.shift_in(*op, o);
-                            *op = o;
-                            s.max(o, s.max(e, t0))
-                        } else {
-                            s.max(o, e)
-                        }
-                    };
-                    acc = if k == 0 { v } else { s.max(v, acc) };
-                    if k + 1 == n && keep {
-                        s.store(cache.add(ox0), v);
-                    }
-                }
-                s.store(yv.add(ox0), acc);
+                let at = (bk * l, bk * l);
+                shift_block::<S, false>(s, x, iw, &win, at, &mut oprev, &mut nan, cache, yv);
             }
             if nb * l < ow {
-                let slot = nb * l;
-                let mut acc = s.splat(NEG);
-                for k in 0..n {
-                    let h = row(k);
-                    let v = if h == cached {
-                        s.load(cache.add(slot))
-                    } else {
-                        let r = x.add(h * iw + 2 * last);
-                        let (e, o) = s.load_deinterleave(r);
-                        nan = s.or(nan, s.unord(e, o));
-                        if wide {
-                            let (_, t0) = s.load_deinterleave(r.sub(2));
-                            s.max(o, s.max(e, t0))
-                        } else {
-                            s.max(o, e)
-                        }
-                    };
-                    acc = if k == 0 { v } else { s.max(v, acc) };
-                    if k + 1 == n && keep {
-                        s.store(cache.add(slot), v);
-                    }
-                }
-                s.store(yv.add(last), acc);
+                let at = (last, nb * l);
+                shift_block::<S, true>(s, x, iw, &win, at, &mut oprev, &mut nan, cache, yv);
             }
         }
-        cached = row(n - 1);
+        cached = last_row;
     }
     s.any(nan)
+}
+
+/// The rows of one window of [`shift_plane`]: `n` rows from `start`, `dh` apart; `cached` is
+/// the row whose results the cache holds, `keep` says the last row's results replace them;
+/// `wide`: 3-wide windows (left padding 1, tap 0 left of the block), else 2-wide ones (no
+/// padding: taps 0 and 1 are the even and odd elements).
+struct ShiftRows {
+    wide: bool,
+    start: usize,
+    dh: usize,
+    n: usize,
+    cached: usize,
+    keep: bool,
+}
+
+/// One block of [`shift_plane`] at output column `ox0` (cache slot `slot`): the window's rows
+/// reduced and folded top to bottom, stored to `yv[ox0 ..]`. Aligned blocks (`LAST` false) take
+/// tap 0 from `oprev` (one per row, updated); the last, overlapping block reads it.
+///
+/// # Safety
+/// As in [`shift_plane`]: the rows lie in the plane `x`, the block's reads inside them,
+/// `yv[ox0 .. ox0 + L)` and `cache[slot .. slot + L)` writable.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn shift_block<S: Simd, const LAST: bool>(
+    s: S,
+    x: *const f32,
+    iw: usize,
+    w: &ShiftRows,
+    (ox0, slot): (usize, usize),
+    oprev: &mut [S::V; SHIFT_ROWS],
+    nan: &mut S::M,
+    cache: *mut f32,
+    yv: *mut f32,
+) {
+    let mut acc = s.splat(NEG);
+    for (k, op) in oprev.iter_mut().enumerate().take(w.n) {
+        let h = w.start + k * w.dh;
+        // SAFETY: as the caller guarantees.
+        let v = unsafe {
+            if h == w.cached {
+                s.load(cache.add(slot))
+            } else {
+                let r = x.add(h * iw + 2 * ox0);
+                let (e, o) = s.load_deinterleave(r);
+                *nan = s.or(*nan, s.unord(e, o));
+                if !w.wide {
+                    s.max(o, e)
+                } else if LAST {
+                    let (_, t0) = s.load_deinterleave(r.sub(2));
+                    s.max(o, s.max(e, t0))
+                } else {
+                    let t0 = s.shift_in(*op, o);
+                    *op = o;
+                    s.max(o, s.max(e, t0))
+                }
+            }
+        };
+        acc = if k == 0 { v } else { s.max(v, acc) };
+        if k + 1 == w.n && w.keep {
+            // SAFETY: as the caller guarantees.
+            unsafe { s.store(cache.add(slot), v) };
+        }
+    }
+    // SAFETY: as the caller guarantees.
+    unsafe { s.store(yv.add(ox0), acc) };
 }
 
 /// The flat scheme applies (values only): `Direct` with 2-wide, stride-2 column windows tiling
