@@ -127,18 +127,7 @@ pub trait Simd: Copy {
     }
     /// `[prev[LANES − 1], v[0], .., v[LANES − 2]]`: `v` moved up one lane with the last lane of
     /// `prev` shifted in (the element before `v` when the two are consecutive vectors of a row).
-    /// The default goes through a stack buffer; tiers override it with a lane shift.
-    #[inline(always)]
-    fn shift_in(self, prev: Self::V, v: Self::V) -> Self::V {
-        let l = Self::LANES;
-        let mut buf = [0.0f32; 32];
-        // SAFETY: buf holds 2·LANES <= 32 elements; the load reads buf[L − 1 .. 2L − 1).
-        unsafe {
-            self.store(buf.as_mut_ptr(), prev);
-            self.store(buf.as_mut_ptr().add(l), v);
-            self.load(buf.as_ptr().add(l - 1))
-        }
-    }
+    fn shift_in(self, prev: Self::V, v: Self::V) -> Self::V;
     /// Lanes where `a` or `b` is NaN (an unordered comparison).
     #[inline(always)]
     fn unord(self, a: Self::V, b: Self::V) -> Self::M {

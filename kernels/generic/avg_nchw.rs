@@ -168,7 +168,7 @@ unsafe fn add_taps<S: Simd, const K: u8, const KW: usize, const CLIP: bool, cons
             v
         }
     };
-    // SAFETY (every access below): the offsets stay below reach::<S, K>(c), which the caller
+    // SAFETY: (every access below) the offsets stay below reach::<S, K>(c), which the caller
     // guarantees readable from each p[r].
     unsafe {
         match K {

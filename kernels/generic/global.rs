@@ -19,9 +19,10 @@
 //! sums groups of eight channel blocks (one contiguous run per pixel visit), forming the 16
 //! partial sums one at a time in the fold's leaf order and combining them as they come
 //! ([`avg_group`]); the channel tail keeps 16 accumulator vectors per block (pixel `p` into
-//! accumulator `p mod 16`), folds them in the reference order and divides. The max scans the pixels sequentially with
-//! `max(v, acc)`, which is the reference rule except for NaN (ties keep the earlier value), over
-//! four channel blocks at once for latency; a NaN flag sends the blocks through the exact rule.
+//! accumulator `p mod 16`), folds them in the reference order and divides. The max scans the
+//! pixels sequentially with `max(v, acc)`, which is the reference rule except for NaN (ties
+//! keep the earlier value), over four channel blocks at once for latency; a NaN flag sends the
+//! blocks through the exact rule.
 
 use crate::geom::Reduce;
 use crate::kernels::vector::Simd;

@@ -433,7 +433,7 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         for p in 0..planes {
             // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
             // dst[p·plane_out ..][.. plane_out], inside the slices (asserted above); the cache
-            // holds ow rounded up to L <= RBUF (shift_fits).
+            // (b.rv) holds (ow / L + 1)·L <= RBUF elements (shift_fits).
             unsafe {
                 let x = src.as_ptr().add(p * plane_in);
                 let y = dst.as_mut_ptr().add(p * plane_out);
@@ -592,7 +592,7 @@ unsafe fn shift_plane<S: Simd>(
             cached,
             keep,
         };
-        // SAFETY (blocks): rows h < ih lie in the plane; aligned blocks read row[2·ox0 ..
+        // SAFETY: (blocks) rows h < ih lie in the plane; aligned blocks read row[2·ox0 ..
         // 2·ox0 + 2L) with ox0 + L <= ow, inside the row (iw = 2·ow), the last block also
         // row[2·last − 2 ..) with last >= 1 (ow > L there); stores write yv at ox0 + L <= ow
         // and cache below (nb + 1)·L.
@@ -913,7 +913,7 @@ unsafe fn taps<S: Simd, const KW: usize, const IDX: bool, const EXACT: bool, con
 ) -> (S::V, S::I, S::M) {
     let kw = if KW > 0 { KW } else { cfg.kw };
     let mut ai = s.isplat(tb);
-    // SAFETY (all loads): S1 reads row[q + t .. q + t + L) for t <= (kw − 1)·dw, S2 reads
+    // SAFETY: (all loads) S1 reads row[q + t .. q + t + L) for t <= (kw − 1)·dw, S2 reads
     // row[q + t' .. q + t' + 2L) for t' <= kw − 2 (or t' = 0): all inside row[q .. q + ext)
     // (ext = (kw − 1)·dw + L, resp. max(2(L − 1) + kw, 2L)), or masked at lim.
     unsafe {
@@ -1348,7 +1348,7 @@ unsafe fn direct_row<S: Simd, const KW: usize, const IDX: bool, const EXACT: boo
     }
     let (h0, rstep) = (rs.start * iw, g.dh * iw);
     let mut nan = s.none();
-    // SAFETY (whole body): rows start + r·dh < ih (span); the blocks' reads are placed as
+    // SAFETY: (whole body) rows start + r·dh < ih (span); the blocks' reads are placed as
     // taps / gather_reg / gather require by chunk_of and the checks below; stores write at most
     // ow − ox0 lanes at ox0 < ow.
     unsafe {

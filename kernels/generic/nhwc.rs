@@ -145,11 +145,13 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
         dw: if adaptive { 1 } else { g.dw },
     };
     let all_cols = 0..g.ow;
-    // SAFETY (all three arms): `cx` was built from the job's slices, whose lengths were just
+    // SAFETY: (all three arms) `cx` was built from the job's slices, whose lengths were just
     // asserted to cover every pixel and channel the kernels address (see `Ctx`); the spans of
     // `g` list in-bounds taps only (WindowGeom invariant).
     match g.reduce {
+        // SAFETY: as above.
         Reduce::Avg => unsafe { direct::<S, AVG>(s, g, &cx, rows, all_cols, 0, channels) },
+        // SAFETY: as above.
         Reduce::Max if has_idx => unsafe {
             direct::<S, MAX_IDX>(s, g, &cx, rows, all_cols, 0, channels)
         },
@@ -161,6 +163,7 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
                 // fits the buffers into the `SEP_BUF` elements of `scratch`.
                 unsafe { separable(s, g, &cx, buf) }
             }
+            // SAFETY: as above.
             None => unsafe { direct::<S, MAX>(s, g, &cx, rows, all_cols, 0, channels) },
         },
     }
@@ -327,7 +330,7 @@ unsafe fn pixel_channels<S: Simd, const OP: u8, const P: usize>(
 ) {
     let l = S::LANES;
     let mut c = c_lo;
-    // SAFETY (each call): the blocks cover channels c..c + BLOCK·l, c..c + l or the masked
+    // SAFETY: (each call) the blocks cover channels c..c + BLOCK·l, c..c + l or the masked
     // c..c_hi, all within c_lo..c_hi <= channels (caller's guarantee for the rest).
     unsafe {
         while c + BLOCK * l <= c_hi {
@@ -363,7 +366,7 @@ unsafe fn block<S: Simd, const OP: u8, const NV: usize, const MASKED: bool, cons
     let (dh, dw, iw, sps) = (cx.dh, cx.dw, cx.iw, cx.src_ps);
     // Flat input index of tap (i, j) of pixel q.
     let tap = |q: usize, i: usize, j: usize| (px.h0[q] + i * dh) * iw + px.w0[q] + j * dw;
-    // SAFETY (every access below): a tap's flat index t = h·iw + w has h < ih, w < iw, so
+    // SAFETY: (every access below) a tap's flat index t = h·iw + w has h < ih, w < iw, so
     // t·src_ps + c + k·l + l <= (ih·iw − 1)·src_ps + channels <= src.len() (masked: + n);
     // pix·dst_ps + c + NV·l <= (pixels − 1)·dst_ps + channels <= dst.len(); and
     // pix·channels + c + NV·l <= pixels·channels <= idx.len() (Ctx invariants).
@@ -545,7 +548,7 @@ fn separable_tile(g: &WindowGeom, lanes: usize, item: usize) -> Option<usize> {
 unsafe fn separable<S: Simd>(s: S, g: &WindowGeom, cx: &Ctx, buf: *mut f32) {
     let l = S::LANES;
     let mut c = 0;
-    // SAFETY (every call): the channel blocks lie within `channels`; each call gets a tile
+    // SAFETY: (every call) the channel blocks lie within `channels`; each call gets a tile
     // width that `separable_tile` fitted into SEP_BUF for its item size.
     unsafe {
         // Wide items even where they need narrower tiles: visiting several cache lines of a
@@ -647,7 +650,7 @@ unsafe fn separable_tile_run<S: Simd, const NV: usize, const MASKED: bool>(
     let mut flag = s.none();
     let ps = cx.dst_ps;
 
-    // SAFETY (whole body): buffer items as bounded above (row `i < kh`, column `ox < twn <=
+    // SAFETY: (whole body) buffer items as bounded above (row `i < kh`, column `ox < twn <=
     // tw`); `hrow` reads only in-bounds input pixels; output (oy_rel < T, x0 + ox < ow)
     // channels c..c + NV·LANES (c..c + n masked) are pixels of the job (Ctx invariants).
     unsafe {
