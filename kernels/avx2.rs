@@ -129,6 +129,10 @@ impl Simd for Avx2 {
         v!(_mm256_add_ps(a, b))
     }
     #[inline(always)]
+    fn mul(self, a: __m256, b: __m256) -> __m256 {
+        v!(_mm256_mul_ps(a, b))
+    }
+    #[inline(always)]
     fn div(self, a: __m256, b: __m256) -> __m256 {
         v!(_mm256_div_ps(a, b))
     }

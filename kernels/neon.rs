@@ -107,6 +107,10 @@ impl Simd for Neon {
         v!(vaddq_f32(a, b))
     }
     #[inline(always)]
+    fn mul(self, a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        v!(vmulq_f32(a, b))
+    }
+    #[inline(always)]
     fn div(self, a: float32x4_t, b: float32x4_t) -> float32x4_t {
         v!(vdivq_f32(a, b))
     }

@@ -89,6 +89,10 @@ impl Simd for Portable {
         a + b
     }
     #[inline(always)]
+    fn mul(self, a: f32x4, b: f32x4) -> f32x4 {
+        a * b
+    }
+    #[inline(always)]
     fn div(self, a: f32x4, b: f32x4) -> f32x4 {
         a / b
     }

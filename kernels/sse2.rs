@@ -104,6 +104,10 @@ impl Simd for Sse2 {
         v!(_mm_add_ps(a, b))
     }
     #[inline(always)]
+    fn mul(self, a: __m128, b: __m128) -> __m128 {
+        v!(_mm_mul_ps(a, b))
+    }
+    #[inline(always)]
     fn div(self, a: __m128, b: __m128) -> __m128 {
         v!(_mm_div_ps(a, b))
     }

@@ -61,6 +61,8 @@ pub trait Simd: Copy {
     fn max(self, a: Self::V, acc: Self::V) -> Self::V;
     /// `a + b`.
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a · b`.
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a / b` (IEEE division).
     fn div(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a > b` (false with NaN).

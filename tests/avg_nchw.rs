@@ -10,6 +10,8 @@
 //! * The flat scheme (stride-1 "same" windows on narrow planes): widths around the lane counts
 //!   and its table limit, several planes (the job's first and last vectors read through a
 //!   zero-padded copy), every divisor mode, tall windows, row-block jobs, NaN.
+//! * The padded-plane scheme (stride 1 on small planes): random windows, dilations, paddings
+//!   per side, ceil mode, divisor modes and plane sizes.
 //! * proptest over random windows, paddings and values.
 
 mod common;
@@ -192,6 +194,58 @@ fn flat_scheme_row_block_jobs() {
         x[rng.below(h * w)] = f32::INFINITY;
         check_tiers_vs_reference("nan", &pool, shape, Layout::Nchw, &x);
     }
+}
+
+#[test]
+fn padded_plane_scheme() {
+    // Stride-1 windows on small planes run the padded-plane scheme (a padded copy per plane,
+    // flat vectors over it, a divisor table per job): any window up to 6×6, dilation, padding
+    // per side (SAME-like asymmetric splits included), ceil mode, every divisor mode, planes
+    // narrower and wider than a vector, several planes per job; values from every class.
+    let mut rng = Rng(0x9ad5);
+    let mut padded = 0;
+    for case in 0..400 {
+        let (kh, kw) = (1 + rng.below(6), 1 + rng.below(6));
+        let (dh, dw) = (1 + rng.below(2), 1 + rng.below(2));
+        let side = |rng: &mut Rng, k: usize| rng.below(k / 2 + 1);
+        let pads = [
+            side(&mut rng, kh),
+            side(&mut rng, kw),
+            side(&mut rng, kh),
+            side(&mut rng, kw),
+        ];
+        let shape = Shape::new(1, 1 + rng.below(5), 1 + rng.below(40), 1 + rng.below(40));
+        let mut pool = Pool2d::avg((kh, kw))
+            .stride(1)
+            .dilation((dh, dw))
+            .padding(pads)
+            .ceil_mode(rng.below(2) == 0)
+            .count_include_pad(rng.below(2) == 0);
+        if rng.below(4) == 0 {
+            pool = pool.divisor_override(1 + rng.below(20) as u32);
+        }
+        if pool.output_shape(shape).is_err() {
+            continue;
+        }
+        let kind = rng.below(3);
+        let x: Vec<f32> = (0..shape.numel().unwrap())
+            .map(|_| match kind {
+                0 => dividend(&mut rng, 9),
+                1 => [0.0, -0.0, 1.0, -1.0][rng.below(4)],
+                _ => (rng.below(2001) as f32 - 1000.0) / 64.0,
+            })
+            .collect();
+        let ctx = format!("case {case}: {} {shape}", label(&pool));
+        check_tiers_vs_reference(&ctx, &pool, shape, Layout::Nchw, &x);
+        for &tier in tiers() {
+            let plan = nnpool::Plan::<f32>::new(&pool.tier(tier), desc(shape, Layout::Nchw));
+            if plan.unwrap().kernel().algorithm == "avg-nchw-s1-padded" {
+                padded += 1;
+            }
+        }
+    }
+    // The scheme must have run (every case fits it on every vector tier).
+    assert!(padded > 300, "padded-plane scheme ran {padded} times");
 }
 
 /// A config with `cases` cases unless `PROPTEST_CASES` says otherwise.

@@ -30,7 +30,12 @@
 //! row loop too when a row has all `kh` rows), and four output rows with the same number of
 //! input rows and divisor factor run together, their four chains of additions interleaved.
 //!
-//! Flat scheme (narrow planes, part of `avg-nchw-s1`): with unit strides and output rows as
+//! Padded-plane scheme (`avg-nchw-s1-padded`, see `pad_plane`): unit strides on planes (or
+//! row blocks) whose padded copy fits a stack array of `pad_plane::BUF` elements (Inception's
+//! 35×35, 56×56) take precedence over everything below: one padded copy per plane, flat
+//! vectors over it, no masks.
+//!
+//! Flat scheme (narrow planes too tall for the padded-plane scheme, part of `avg-nchw-s1`): with unit strides and output rows as
 //! wide as the input rows (`ow == iw = W`, "same" horizontal padding), output `o = oy·W + ox`
 //! reads tap (i, j) at the fixed input offset `o + (i·dh − pt)·W + j·dw − pl`, so a vector can
 //! hold `LANES` consecutive outputs of the plane even where they span rows. The vertically
@@ -58,6 +63,7 @@
 
 use core::ops::Range;
 
+use super::pad_plane;
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
@@ -259,6 +265,7 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     match cols_of(g) {
         None => "avg-nchw-adaptive-gather",
         Some(c) => match access(&c) {
+            S1 if pad_plane::layout::<S>(g, &(0..g.oh)).is_some() => "avg-nchw-s1-padded",
             S1 => "avg-nchw-s1",
             S2 => "avg-nchw-s2-deinterleave",
             _ => "avg-nchw-gather",
@@ -351,6 +358,15 @@ fn window<S: Simd, const K: u8, const KW: usize>(
     c: &Cols,
     (src, dst, planes, rows): (&[f32], &mut [f32], usize, Range<usize>),
 ) {
+    if K == S1
+        && let Some(pad) = pad_plane::layout::<S>(g, &rows)
+    {
+        return match (g.kh, KW) {
+            (3, 3) => pad_plane::avg::<S, 3, 3>(s, g, &pad, (src, dst, planes)),
+            (2, 2) => pad_plane::avg::<S, 2, 2>(s, g, &pad, (src, dst, planes)),
+            _ => pad_plane::avg::<S, 0, KW>(s, g, &pad, (src, dst, planes)),
+        };
+    }
     let (lanes, ow, iw) = (S::LANES, g.ow, g.iw);
     let blocks = Blocks::new(c, lanes, ow);
     // SAFETY: IOTA holds 16 >= LANES elements.

@@ -110,6 +110,7 @@
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
+use super::prefetch;
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
@@ -1855,19 +1856,6 @@ unsafe fn hrow_clip<S: Simd, const KW: usize, const IDX: bool>(
         }
         bad
     }
-}
-
-/// Requests the cache line holding `p` (a hint: nothing is read, no fault is possible; callers
-/// pass addresses inside the input slice anyway).
-#[inline(always)]
-fn prefetch(p: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is a hint that never faults, and SSE is part of x86-64.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// [`hrow_clip`]'s blocks, fast (returns true when a primary vector holds a NaN) or exact.

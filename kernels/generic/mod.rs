@@ -17,6 +17,7 @@ mod avg_nchw;
 mod global;
 mod max_nchw;
 mod nhwc;
+mod pad_plane;
 
 /// Window and adaptive pooling, NCHW.
 #[inline(always)]
@@ -70,4 +71,17 @@ pub fn describe<S: Simd>(g: &WindowGeom, layout: Layout) -> &'static str {
 /// The algorithm [`global_nchw`] / [`global_nhwc`] run.
 pub fn describe_global<S: Simd>(layout: Layout) -> &'static str {
     global::describe::<S>(layout)
+}
+
+/// Requests the cache line holding `p` (a hint: nothing is read, no fault is possible; callers
+/// pass addresses inside the input slice anyway).
+#[inline(always)]
+pub(super) fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint that never faults, and SSE is part of x86-64.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }

@@ -1,0 +1,344 @@
+//! The padded-plane scheme (NCHW, unit strides, planes of up to a few thousand elements):
+//! average pooling, and max pooling without indices.
+//!
+//! Rows of 35 or 20 columns waste a third of their lanes in row blocks of 16, and their
+//! border blocks need lane masks; small planes also pay per-row bookkeeping for little
+//! arithmetic. Here each input plane is copied once into a stack array whose rows are
+//! `pitch = ow + (kw − 1)·dw` wide, surrounded by the padding value (+0.0 for averages, −∞ for
+//! max): input row `h` lands at copy row `h + pt − rows.start`, column `pl`. The padding cells
+//! are written once per job; each plane only overwrites the input cells. With unit strides,
+//! output `(oy, ox)` of the job then reads tap `(i, j)` at flat position
+//! `z + i·dh·pitch + j·dw` of the copy, `z = (oy − rows.start)·pitch + ox`, whatever the
+//! output's position in the plane: the whole job is one sweep of vectors of `LANES`
+//! consecutive flat positions, with no masks and no border cases (the `(kw − 1)·dw` positions
+//! past each row's outputs are computed and dropped). The results are written at the same
+//! pitch and copied out row by row.
+//!
+//! * Average: every output sums its `kh·kw` taps in row-major order from +0.0, the padding
+//!   adding +0.0 (an identity: a sum that starts at +0.0 is never −0.0, see `avg_nchw`), then
+//!   divides by its divisor from a table made once per job at the same pitch (row factor times
+//!   column factor, both small integers, so the product is the reference's divisor exactly).
+//!   Bit-identical to the reference.
+//! * Max, values only: a horizontal sweep folds each position's `kw` taps, then a vertical
+//!   sweep folds `kh` of those results `dh·pitch` apart, both with the fast step (associative
+//!   and exact without NaN, see `max_nchw`). The copy tests every input vector for NaN; a plane
+//!   with one is left to the caller to redo exactly.
+
+use core::mem::MaybeUninit;
+use core::ops::Range;
+
+use crate::geom::WindowGeom;
+use crate::kernels::vector::Simd;
+
+/// Elements of the padded copy, of the flat results and of the divisor table (each a stack
+/// array); a job whose copy (plus two vectors of slack) or results (plus one) would not fit
+/// runs the row schemes.
+pub(super) const BUF: usize = 4096;
+
+/// One job's layout in the stack arrays.
+#[derive(Clone, Debug)]
+pub(super) struct Pad {
+    /// Pitch of the copy and of the results: `ow + (kw − 1)·dw`.
+    pitch: usize,
+    /// The job's output rows.
+    rows: Range<usize>,
+    /// Rows of the copy: the job's output rows and the `(kh − 1)·dh` below the last.
+    xrows: usize,
+    /// Flat result positions swept: `(rows − 1)·pitch + ow`.
+    n: usize,
+}
+
+/// The layout for output rows `rows` of `g`, or `None` when the scheme does not apply (a
+/// stride other than 1, adaptive pooling, right or bottom padding below 0, or too large).
+pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Pad> {
+    let l = S::LANES;
+    if g.kh == 0 || g.sh != 1 || g.sw != 1 || rows.is_empty() || g.ow == 0 {
+        return None;
+    }
+    let pitch = g.ow.checked_add((g.kw - 1).checked_mul(g.dw)?)?;
+    let xrows = rows.len().checked_add((g.kh - 1).checked_mul(g.dh)?)?;
+    // Every input column must land inside a copy row (right padding >= 0); `copy_in` copies
+    // only the input rows that land inside the copy, which are all the job reads.
+    if g.pl.checked_add(g.iw)? > pitch {
+        return None;
+    }
+    let copy = xrows.checked_mul(pitch)?.checked_add(2 * l)?;
+    let out = rows.len().checked_mul(pitch)?.checked_add(l)?;
+    if copy > BUF || out > BUF {
+        return None;
+    }
+    Some(Pad {
+        pitch,
+        rows: rows.clone(),
+        xrows,
+        n: (rows.len() - 1) * pitch + g.ow,
+    })
+}
+
+/// The start of the sweep's `k`-th vector: `k·L`, the last moved back to end at `n` (or 0 when
+/// fewer than `L` positions are swept: its lanes past `n` are computed and dropped).
+#[inline(always)]
+fn at(l: usize, n: usize, z: usize) -> usize {
+    if n >= l { z.min(n - l) } else { 0 }
+}
+
+/// Fills the copy `xb[0 .. xrows·pitch + 2L)` with the padding value.
+///
+/// # Safety
+/// `xb[0 .. xrows·pitch + 2L)` writable (`layout` checked it fits `BUF`).
+#[inline(always)]
+unsafe fn fill<S: Simd>(s: S, pad: &Pad, xb: *mut f32, v: f32) {
+    let end = pad.xrows * pad.pitch + 2 * S::LANES;
+    let mut z = 0;
+    while z + S::LANES <= end {
+        // SAFETY: z + L <= end (caller).
+        unsafe { s.store(xb.add(z), s.splat(v)) };
+        z += S::LANES;
+    }
+    // SAFETY: end − L >= 0 and end writable (caller).
+    unsafe { s.store(xb.add(end - S::LANES), s.splat(v)) };
+}
+
+/// Copies the input rows of plane `x` that the job reads into the copy `xb` (see the module
+/// documentation), top to bottom. Rows narrower than `L` are loaded with `pad` in the missing
+/// lanes and stored whole: the extra lanes land on padding cells or on the next row's cells,
+/// which its own copy rewrites after. With `NAN`, returns the lanes where an input element
+/// is NaN (else no lanes).
+///
+/// # Safety
+/// `x` holds the plane (`ih·iw` readable); `xb` is the job's copy (`fill`ed).
+#[inline(always)]
+unsafe fn copy_in<S: Simd, const NAN: bool>(
+    s: S,
+    g: &WindowGeom,
+    pad: &Pad,
+    x: *const f32,
+    xb: *mut f32,
+    fill: f32,
+) -> S::M {
+    let (l, iw) = (S::LANES, g.iw);
+    // Copy rows lr hold padded rows rows.start + lr, input row h = rows.start + lr − pt.
+    let h0 = pad.rows.start.saturating_sub(g.pt);
+    let h1 = (pad.rows.start + pad.xrows).saturating_sub(g.pt).min(g.ih);
+    let mut nan = s.none();
+    for h in h0..h1 {
+        // SAFETY: h < ih: the row lies in the plane (caller). Its copy row lr = h + pt −
+        // rows.start < xrows (h1), at columns pl .. pl + iw <= pitch (layout): the stores end
+        // by (xrows − 1)·pitch + pl + max(iw, L) <= xrows·pitch + L, inside the copy.
+        unsafe {
+            let src = x.add(h * iw);
+            let dst = xb.add((h + g.pt - pad.rows.start) * pad.pitch + g.pl);
+            if iw < l {
+                let v = s.load_n(src, iw, fill);
+                if NAN {
+                    nan = s.or(nan, s.is_nan(v));
+                }
+                s.store(dst, v);
+                continue;
+            }
+            let mut c = 0;
+            while c < iw {
+                let c0 = c.min(iw - l);
+                let v = s.load(src.add(c0));
+                if NAN {
+                    nan = s.or(nan, s.is_nan(v));
+                }
+                s.store(dst.add(c0), v);
+                c += l;
+            }
+        }
+    }
+    nan
+}
+
+/// Copies the results `ob` (rows at `pitch`) to the output rows `y` (rows of `ow`).
+///
+/// # Safety
+/// `ob[0 .. n)` written, `y[0 .. rows·ow)` writable.
+#[inline(always)]
+unsafe fn copy_out<S: Simd>(s: S, g: &WindowGeom, pad: &Pad, ob: *const f32, y: *mut f32) {
+    let (l, ow) = (S::LANES, g.ow);
+    for r in 0..pad.rows.len() {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let (src, dst) = (ob.add(r * pad.pitch), y.add(r * ow));
+            if ow < l {
+                s.store_n(dst, ow, s.load_n(src, ow, 0.0));
+                continue;
+            }
+            let mut c = 0;
+            while c < ow {
+                let c0 = c.min(ow - l);
+                s.store(dst.add(c0), s.load(src.add(c0)));
+                c += l;
+            }
+        }
+    }
+}
+
+/// Average pooling of the job's `planes` planes (output rows `pad.rows` of each) by the
+/// padded-plane scheme. `KH`/`KW` fix the window (0: from `g`).
+#[inline(always)]
+pub(super) fn avg<S: Simd, const KH: usize, const KW: usize>(
+    s: S,
+    g: &WindowGeom,
+    pad: &Pad,
+    (src, dst, planes): (&[f32], &mut [f32], usize),
+) {
+    let (plane_in, plane_out) = (g.ih * g.iw, pad.rows.len() * g.ow);
+    assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
+    assert!(pad.xrows * pad.pitch + 2 * S::LANES <= BUF && pad.pitch >= g.ow);
+    assert!(pad.rows.len() * pad.pitch + S::LANES <= BUF && pad.rows.end <= g.oh);
+    if planes == 0 {
+        return;
+    }
+    let mut area = Area::new();
+    let (xs, os, db) = area.split();
+    // SAFETY: each array holds BUF elements, enough for this layout (asserted above).
+    unsafe {
+        divisors(s, g, pad, db, os[0]);
+        fill(s, pad, xs[0], 0.0);
+        fill(s, pad, xs[1], 0.0);
+    }
+    // Plane p is copied in while plane p − 1 is swept, and copied out after plane p + 1 is
+    // swept: loads never wait on the stores that wrote their (differently aligned) elements.
+    // SAFETY: plane p's input src[p·plane_in ..][.. plane_in] and output rows
+    // dst[p·plane_out ..][.. plane_out] lie in the slices (asserted above); the sweep reads a
+    // copy below (n − 1) + (kh − 1)·dh·pitch + (kw − 1)·dw + L <= xrows·pitch + L and writes
+    // its results below max(n, L) <= rows·pitch + L.
+    unsafe {
+        let x = |p: usize| src.as_ptr().add(p * plane_in);
+        let y = dst.as_mut_ptr();
+        let _ = copy_in::<S, false>(s, g, pad, x(0), xs[0], 0.0);
+        for p in 0..planes {
+            if p + 1 < planes {
+                let _ = copy_in::<S, false>(s, g, pad, x(p + 1), xs[(p + 1) % 2], 0.0);
+            }
+            avg_sweep::<S, KH, KW>(s, g, pad, xs[p % 2], db, os[p % 2]);
+            if p > 0 {
+                copy_out(s, g, pad, os[(p - 1) % 2], y.add((p - 1) * plane_out));
+            }
+        }
+        copy_out(
+            s,
+            g,
+            pad,
+            os[(planes - 1) % 2],
+            y.add((planes - 1) * plane_out),
+        );
+    }
+}
+
+/// A job's stack arrays, uninitialized (every element is written before it is read: `fill`
+/// writes the whole copies, `divisors` every divisor the sweep reads and the column factors
+/// it reads itself, the sweeps every result `copy_out` reads), 64-byte aligned: two copies,
+/// two result arrays (plane `p` uses the pair `p mod 2`), and a table.
+#[repr(align(64))]
+struct Area([MaybeUninit<f32>; 5 * BUF]);
+
+impl Area {
+    #[inline(always)]
+    fn new() -> Self {
+        Area([MaybeUninit::uninit(); 5 * BUF])
+    }
+
+    /// The copies, the result arrays and the table.
+    #[inline(always)]
+    fn split(&mut self) -> ([*mut f32; 2], [*mut f32; 2], *mut f32) {
+        let b = self.0.as_mut_ptr().cast::<f32>();
+        let at = |k: usize| b.wrapping_add(k * BUF);
+        ([at(0), at(1)], [at(2), at(3)], at(4))
+    }
+}
+
+/// The divisor of every result position of the job (`db`, at the results' pitch; 1.0 past
+/// each row's outputs), written up to `(rows − 1)·pitch + wide >= max(n, L)`, `wide` the pitch
+/// rounded up to `L`: the row factor times the column factor, or the override. `cb` is scratch
+/// for the column factors.
+///
+/// # Safety
+/// `db` and `cb` hold `rows·pitch + L` elements.
+#[inline(always)]
+unsafe fn divisors<S: Simd>(s: S, g: &WindowGeom, pad: &Pad, db: *mut f32, cb: *mut f32) {
+    let (l, pitch) = (S::LANES, pad.pitch);
+    let wide = pitch.next_multiple_of(l);
+    for x in 0..wide {
+        let d = match g.divisor_override {
+            Some(d) => d as f32,
+            None if x < g.ow => g.cols[x].div as f32,
+            None => 1.0,
+        };
+        // SAFETY: wide <= pitch + L <= rows·pitch + L.
+        unsafe { *cb.add(x) = d };
+    }
+    for (r, oy) in pad.rows.clone().enumerate() {
+        let rd = match g.divisor_override {
+            Some(_) => 1.0,
+            None => g.rows[oy].div as f32,
+        };
+        let mut x = 0;
+        while x < wide {
+            // SAFETY: r·pitch + x + L <= (rows − 1)·pitch + wide < rows·pitch + L; the lanes
+            // past the row are rewritten by the next row.
+            unsafe { s.store(db.add(r * pitch + x), s.mul(s.splat(rd), s.load(cb.add(x)))) };
+            x += l;
+        }
+    }
+}
+
+/// The average sweep: `ob[z] = (Σ taps of z, row-major from +0.0) / db[z]` for every vector
+/// start of [`at`] over `pad.n` positions, four vectors at a time (independent chains).
+///
+/// # Safety
+/// `xb` is the filled copy, `db` the divisors, `ob` the results (see [`avg`]).
+#[inline(always)]
+unsafe fn avg_sweep<S: Simd, const KH: usize, const KW: usize>(
+    s: S,
+    g: &WindowGeom,
+    pad: &Pad,
+    xb: *const f32,
+    db: *const f32,
+    ob: *mut f32,
+) {
+    const G: usize = 4;
+    let (l, n) = (S::LANES, pad.n);
+    let kh = if KH == 0 { g.kh } else { KH };
+    let kw = if KW == 0 { g.kw } else { KW };
+    let (rstep, cstep) = (g.dh * pad.pitch, g.dw);
+    let mut z = 0;
+    while z + G * l <= n {
+        let mut acc = [s.splat(0.0); G];
+        for i in 0..kh {
+            for j in 0..kw {
+                // SAFETY: as the caller guarantees.
+                let p = unsafe { xb.add(z + i * rstep + j * cstep) };
+                for (r, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: as the caller guarantees.
+                    let v = unsafe { s.load(p.add(r * l)) };
+                    *a = s.add(*a, v);
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            // SAFETY: as the caller guarantees.
+            unsafe {
+                let o = z + r * l;
+                s.store(ob.add(o), s.div(*a, s.load(db.add(o))));
+            }
+        }
+        z += G * l;
+    }
+    while z < n {
+        let o = at(l, n, z);
+        let mut acc = s.splat(0.0);
+        for i in 0..kh {
+            for j in 0..kw {
+                // SAFETY: as the caller guarantees.
+                acc = s.add(acc, unsafe { s.load(xb.add(o + i * rstep + j * cstep)) });
+            }
+        }
+        // SAFETY: as the caller guarantees.
+        unsafe { s.store(ob.add(o), s.div(acc, s.load(db.add(o)))) };
+        z += l;
+    }
+}
