@@ -11,7 +11,7 @@ use nnpool::{Parallelism, Plan, Pool2d, SameMode, Shape, TensorDesc, Tier, refer
 
 /// A small deterministic generator (xorshift64*).
 /// Input flavours.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Fill {
     /// Few distinct values: ties everywhere, +0 and −0 among them.
     Ties,
@@ -406,6 +406,68 @@ fn stride2_shift_scheme() {
     });
 }
 
+/// The padded-plane scheme (stride 1, windows up to 5 rows, values only): random windows
+/// (13 and more columns: the doubling sweep), dilations, padding per side, ceil mode and plane
+/// sizes, values with ties and signed zeros, and NaN in one plane of several (that plane is
+/// redone exactly, the others resume after it).
+#[test]
+fn padded_plane_scheme() {
+    let mut rng = Rng(0x05ee_d9ad);
+    let mut padded = 0;
+    for case in 0..300 {
+        let (kh, kw) = (1 + rng.below(5), 1 + rng.below(16));
+        let (dh, dw) = (1 + rng.below(2), 1 + rng.below(2));
+        let side = |rng: &mut Rng, k: usize| rng.below(k / 2 + 1);
+        let pads = [
+            side(&mut rng, kh),
+            side(&mut rng, kw),
+            side(&mut rng, kh),
+            side(&mut rng, kw),
+        ];
+        let planes = 1 + rng.below(6);
+        let shape = Shape::new(1, planes, 1 + rng.below(30), 1 + rng.below(40));
+        let pool = Pool2d::max((kh, kw))
+            .stride(1)
+            .dilation((dh, dw))
+            .padding(pads)
+            .ceil_mode(rng.below(2) == 0);
+        if pool.output_shape(shape).is_err() {
+            continue;
+        }
+        let n = shape.numel().unwrap();
+        let fill = [Fill::Ties, Fill::Specials, Fill::OneNan][case % 3];
+        let per = n / planes;
+        let mut x = values(&mut rng, n, per, fill);
+        if fill == Fill::OneNan {
+            // The NaN only in the first, a middle or the last plane.
+            for (i, v) in x.iter_mut().enumerate() {
+                if v.is_nan() {
+                    *v = (i % 7) as f32;
+                }
+            }
+        }
+        if fill == Fill::OneNan {
+            let plane = [0, planes / 2, planes - 1][rng.below(3)];
+            x[plane * per + rng.below(per)] = f32::NAN;
+        }
+        check(
+            &format!("case {case} {fill:?}"),
+            pool.sequential(),
+            shape,
+            &x,
+        );
+        for tier in tiers() {
+            let desc = TensorDesc::nchw(1, planes, shape.h, shape.w);
+            let plan = Plan::<f32>::new(&pool.tier(tier), desc).unwrap();
+            if plan.kernel().algorithm == "nchw-s1-padded" {
+                padded += 1;
+            }
+        }
+    }
+    // The scheme must have run (most cases fit it on every vector tier).
+    assert!(padded > 300, "padded-plane scheme ran {padded} times");
+}
+
 /// The algorithm names `describe` reports for the key geometries.
 #[test]
 fn algorithms() {
@@ -418,8 +480,8 @@ fn algorithms() {
         ),
         (Pool2d::max(2).stride(2), 224, "nchw-s2-shift"),
         (Pool2d::max(2).stride(2), 28, "nchw-s2-deinterleave"),
-        (Pool2d::max(3).stride(1).padding(1), 20, "nchw-s1"),
-        (Pool2d::max(5).stride(1).padding(2), 20, "nchw-s1"),
+        (Pool2d::max(3).stride(1).padding(1), 20, "nchw-s1-padded"),
+        (Pool2d::max(5).stride(1).padding(2), 20, "nchw-s1-padded"),
         (Pool2d::max(7).stride(1).padding(3), 20, "nchw-s1-vanherk"),
         (Pool2d::max(13).stride(1).padding(6), 20, "nchw-s1-vanherk"),
         (Pool2d::max(3).stride(3), 30, "nchw-strided"),

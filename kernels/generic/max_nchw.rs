@@ -71,6 +71,14 @@
 //! on a recent store). The rows are then folded, or combined by van Herk, as above. A plane
 //! with a NaN runs all of it with the exact step.
 //!
+//! # The padded-plane scheme (values only: stride 1, windows of fewer than `VH_MIN` rows, planes
+//! whose padded copy fits `pad_plane::BUF`: YOLO's SPPF, 3×3 "same" pooling)
+//!
+//! See `pad_plane`: one −∞-padded copy per plane, a horizontal and a vertical sweep of flat
+//! vectors over it with no masks and no per-row bookkeeping, results copied out. A plane with
+//! a NaN is redone by the row schemes with the exact step. It takes precedence over the plane
+//! scheme above, which keeps indices and taller windows.
+//!
 //! # The flat scheme (values only: 2-wide stride-2 column windows tiling the rows, `iw = 2·ow`)
 //!
 //! Such windows never cross a row end, so a plane's row results are one sweep of
@@ -110,7 +118,7 @@
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
-use super::prefetch;
+use super::{pad_plane, prefetch};
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
@@ -321,6 +329,9 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
             "nchw-s2-shift"
         }
         (Horiz::S2, _) => "nchw-s2-deinterleave",
+        (Horiz::S1, _) if pad_fits(g, &c) && pad_plane::layout::<S>(g, &(0..g.oh)).is_some() => {
+            "nchw-s1-padded"
+        }
         (Horiz::S1, Vert::VanHerk) => "nchw-s1-vanherk",
         (Horiz::S1, _) => "nchw-s1",
     }
@@ -421,6 +432,32 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         unsafe { flat_job::<S>(s, g, (src, dst), planes, rows, b) };
         return;
     }
+    if !IDX
+        && pad_fits(g, cfg)
+        && let Some(pad) = pad_plane::layout::<S>(g, &rows)
+    {
+        let mut p = 0;
+        while p < planes {
+            let job = (&src[p * plane_in..], &mut dst[p * plane_out..], planes - p);
+            let nan = if g.kh == KW {
+                pad_plane::max::<S, KW, KW>(s, g, &pad, job)
+            } else {
+                pad_plane::max::<S, 0, KW>(s, g, &pad, job)
+            };
+            let Some(k) = nan else { break };
+            // Plane p + k holds a NaN: the exact scheme redoes it.
+            p += k;
+            // SAFETY: plane p's input and output rows lie inside the slices (asserted above).
+            unsafe {
+                let x = src.as_ptr().add(p * plane_in);
+                let y = dst.as_mut_ptr().add(p * plane_out);
+                let xa = (x, src.len() - p * plane_in);
+                plane_general::<S, KW, false>(s, g, cfg, &whole, xa, rows.clone(), y, null(), b);
+            }
+            p += 1;
+        }
+        return;
+    }
     if cfg.pitch > 0 {
         if IDX {
             // SAFETY: the plane scheme's arrays lie inside the areas (choose).
@@ -472,6 +509,12 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
             plane_general::<S, KW, IDX>(s, g, cfg, &whole, xa, rows.clone(), y, yi, b);
         }
     }
+}
+
+/// The padded-plane scheme may run (values only; see `pad_plane`): stride 1 with windows lower
+/// than van Herk's (whose three operations per output row beat folding `kh` rows).
+fn pad_fits(g: &WindowGeom, cfg: &Cfg) -> bool {
+    g.kh != 0 && cfg.h == Horiz::S1 && g.sh == 1 && g.kh < VH_MIN
 }
 
 /// A null index pointer (values only).

@@ -21,8 +21,13 @@
 //!   Bit-identical to the reference.
 //! * Max, values only: a horizontal sweep folds each position's `kw` taps, then a vertical
 //!   sweep folds `kh` of those results `dh·pitch` apart, both with the fast step (associative
-//!   and exact without NaN, see `max_nchw`). The copy tests every input vector for NaN; a plane
-//!   with one is left to the caller to redo exactly.
+//!   and exact without NaN, see `max_nchw`); from `DBL_MIN` taps a sweep doubles instead (see
+//!   [`fold`]). The copy tests every input vector for NaN; a plane with one is left to the
+//!   caller to redo exactly.
+//!
+//! Planes are pipelined: plane `p + 1` is copied in before plane `p` is swept, and plane `p`
+//! copied out after plane `p + 1` is swept, so the unaligned loads of a sweep never read
+//! elements still in flight from the stores that wrote them.
 
 use core::mem::MaybeUninit;
 use core::ops::Range;
@@ -33,7 +38,7 @@ use crate::kernels::vector::Simd;
 /// Elements of the padded copy, of the flat results and of the divisor table (each a stack
 /// array); a job whose copy (plus two vectors of slack) or results (plus one) would not fit
 /// runs the row schemes.
-pub(super) const BUF: usize = 4096;
+pub(super) const BUF: usize = 2048;
 
 /// One job's layout in the stack arrays.
 #[derive(Clone, Debug)]
@@ -234,12 +239,12 @@ pub(super) fn avg<S: Simd, const KH: usize, const KW: usize>(
 /// it reads itself, the sweeps every result `copy_out` reads), 64-byte aligned: two copies,
 /// two result arrays (plane `p` uses the pair `p mod 2`), and a table.
 #[repr(align(64))]
-struct Area([MaybeUninit<f32>; 5 * BUF]);
+struct Area([MaybeUninit<f32>; 6 * BUF]);
 
 impl Area {
     #[inline(always)]
     fn new() -> Self {
-        Area([MaybeUninit::uninit(); 5 * BUF])
+        Area([MaybeUninit::uninit(); 6 * BUF])
     }
 
     /// The copies, the result arrays and the table.
@@ -248,6 +253,12 @@ impl Area {
         let b = self.0.as_mut_ptr().cast::<f32>();
         let at = |k: usize| b.wrapping_add(k * BUF);
         ([at(0), at(1)], [at(2), at(3)], at(4))
+    }
+
+    /// A sixth array (max pooling: the doubling's second array).
+    #[inline(always)]
+    fn extra(&mut self) -> *mut f32 {
+        self.0.as_mut_ptr().cast::<f32>().wrapping_add(5 * BUF)
     }
 }
 
@@ -339,6 +350,211 @@ unsafe fn avg_sweep<S: Simd, const KH: usize, const KW: usize>(
         }
         // SAFETY: as the caller guarantees.
         unsafe { s.store(ob.add(o), s.div(acc, s.load(db.add(o)))) };
+        z += l;
+    }
+}
+
+/// Max pooling without indices of the job's `planes` planes (output rows `pad.rows` of each)
+/// by the padded-plane scheme, with the fast step. Stops at the first plane holding a NaN and
+/// returns its number, the planes before it done (the caller redoes it exactly and resumes
+/// after it); `None` when every plane is done. `KH`/`KW` fix the window (0: from `g`).
+#[inline(always)]
+pub(super) fn max<S: Simd, const KH: usize, const KW: usize>(
+    s: S,
+    g: &WindowGeom,
+    pad: &Pad,
+    (src, dst, planes): (&[f32], &mut [f32], usize),
+) -> Option<usize> {
+    let l = S::LANES;
+    let (plane_in, plane_out) = (g.ih * g.iw, pad.rows.len() * g.ow);
+    assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
+    assert!(pad.xrows * pad.pitch + 2 * l <= BUF && pad.pitch >= g.ow);
+    assert!(pad.rows.len() * pad.pitch + l <= BUF && pad.rows.end <= g.oh);
+    if planes == 0 {
+        return None;
+    }
+    let mut area = Area::new();
+    let (xs, os, hb) = area.split();
+    let tb = area.extra();
+    // The horizontal sweep covers every position the vertical one reads (see `max_sweeps`).
+    let nh = pad.n.max(l) + (g.kh - 1) * g.dh * pad.pitch;
+    // SAFETY: each array holds BUF elements, enough for this layout (asserted above).
+    unsafe {
+        fill(s, pad, xs[0], NEG);
+        fill(s, pad, xs[1], NEG);
+    }
+    // Pipelined as in `avg`.
+    // SAFETY: plane p's input src[p·plane_in ..][.. plane_in] and output rows
+    // dst[p·plane_out ..][.. plane_out] lie in the slices (asserted above); the sweeps stay
+    // inside the arrays (see `max_sweeps`).
+    unsafe {
+        let x = |p: usize| src.as_ptr().add(p * plane_in);
+        let y = dst.as_mut_ptr();
+        if s.any(copy_in::<S, true>(s, g, pad, x(0), xs[0], NEG)) {
+            return Some(0);
+        }
+        for p in 0..planes {
+            let nan_next = p + 1 < planes
+                && s.any(copy_in::<S, true>(
+                    s,
+                    g,
+                    pad,
+                    x(p + 1),
+                    xs[(p + 1) % 2],
+                    NEG,
+                ));
+            max_sweeps::<S, KH, KW>(s, g, pad, nh, (xs[p % 2], hb, os[p % 2], tb));
+            if p > 0 {
+                copy_out(s, g, pad, os[(p - 1) % 2], y.add((p - 1) * plane_out));
+            }
+            if nan_next {
+                copy_out(s, g, pad, os[p % 2], y.add(p * plane_out));
+                return Some(p + 1);
+            }
+        }
+        copy_out(
+            s,
+            g,
+            pad,
+            os[(planes - 1) % 2],
+            y.add((planes - 1) * plane_out),
+        );
+    }
+    None
+}
+
+/// −∞: the padding of max pooling.
+const NEG: f32 = f32::NEG_INFINITY;
+
+/// The max sweeps of one plane: horizontally `hb[z] = f` over `xb[z + j·dw]`, `j < kw`, for
+/// the vector starts of [`at`] over `nh = max(n, L) + (kh − 1)·dh·pitch` positions (reading the
+/// copy below `nh − 1 + (kw − 1)·dw + 1 <= xrows·pitch + L`); then vertically `ob[z] = f` over
+/// `hb[z + i·dh·pitch]`, `i < kh`, over `n` positions (reading `hb` below `nh`, all written).
+/// `f(a, b)` is `s.max(b, a)`, the later tap first.
+///
+/// # Safety
+/// `xb` is the filled copy; `hb` and `ob` hold `BUF` elements (`nh <= xrows·pitch + L`).
+#[inline(always)]
+unsafe fn max_sweeps<S: Simd, const KH: usize, const KW: usize>(
+    s: S,
+    g: &WindowGeom,
+    pad: &Pad,
+    nh: usize,
+    (xb, hb, ob, tb): (*const f32, *mut f32, *mut f32, *mut f32),
+) {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        fold::<S, KW>(s, (xb, hb, tb), nh, g.kw, g.dw);
+        fold::<S, KH>(s, (hb, ob, tb), pad.n, g.kh, g.dh * pad.pitch);
+    }
+}
+
+/// Window length from which [`fold`] doubles instead of tapping.
+const DBL_MIN: usize = 8;
+
+/// `out[z] = f` over `src[z + t·step]`, `t < k`, for the vector starts of [`at`] over `n`
+/// positions. Below `DBL_MIN` taps: `k` loads per vector (`K` fixes `k`, 0: the argument).
+/// From it, by doubling (van Herk's idea for runs of maxima, done with whole sweeps): level
+/// `i` holds at `z` the maximum of `2^i` positions from `z` (`m_i[z] = f(m_{i−1}[z],
+/// m_{i−1}[z + 2^(i−1)·step])`), and the result is `f(m_q[z], m_q[z + (k − 2^q)·step])`,
+/// `2^q <= k` the largest: `q + 1` sweeps of two loads, alternating between `out` and `tmp`
+/// so that the last lands in `out` (level `i` computes the `c_i` positions the next reads:
+/// `c_q = max(n, L) + (k − 2^q)·step`, `c_(i−1) = c_i + 2^(i−1)·step`, so level 1 reads
+/// `src` below `c_0 = max(n, L) + (k − 1)·step`, as the taps would).
+///
+/// # Safety
+/// `src` readable below `max(n, L) + (k − 1)·step`; `out` and `tmp` writable below that.
+#[inline(always)]
+unsafe fn fold<S: Simd, const K: usize>(
+    s: S,
+    (src, out, tmp): (*const f32, *mut f32, *mut f32),
+    n: usize,
+    k: usize,
+    step: usize,
+) {
+    let (l, k) = (S::LANES, if K == 0 { k } else { K });
+    if k < DBL_MIN {
+        // SAFETY: as the caller guarantees.
+        unsafe { taps::<S>(s, src, out, n, k, step) };
+        return;
+    }
+    let q = (usize::BITS - 1 - k.leading_zeros()) as usize;
+    let off = (k - (1 << q)) * step;
+    let mut c = n.max(l) + off;
+    // c_i for i = q down to 1 (at most 63 levels).
+    let mut counts = [0usize; 64];
+    for i in (1..=q).rev() {
+        counts[i] = c;
+        c += (1 << (i - 1)) * step;
+    }
+    // Pass j (level j + 1, then the result at j = q) writes out when q − j is even.
+    let dst = |j: usize| if (q - j).is_multiple_of(2) { out } else { tmp };
+    // SAFETY: level i reads the previous level below c_i + 2^(i−1)·step = c_(i−1), which it
+    // wrote (src: below c_0, the caller's bound), and writes below c_i <= c_1 < c_0; the
+    // result reads level q below max(n, L) + off = c_q.
+    unsafe {
+        let mut from = src;
+        for (i, &count) in counts.iter().enumerate().take(q + 1).skip(1) {
+            pair::<S>(s, from, dst(i - 1), count, (1 << (i - 1)) * step);
+            from = dst(i - 1);
+        }
+        pair::<S>(s, from, out, n, off);
+    }
+}
+
+/// `out[z] = f(src[z], src[z + w])` over `n` positions (vector starts of [`at`]).
+///
+/// # Safety
+/// `src` readable below `max(n, L) + w`, `out` writable below `max(n, L)`; distinct arrays.
+#[inline(always)]
+unsafe fn pair<S: Simd>(s: S, src: *const f32, out: *mut f32, n: usize, w: usize) {
+    let l = S::LANES;
+    let mut z = 0;
+    while z < n {
+        let o = at(l, n, z);
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            s.store(
+                out.add(o),
+                s.max(s.load(src.add(o + w)), s.load(src.add(o))),
+            )
+        };
+        z += l;
+    }
+}
+
+/// [`fold`] by taps: `k` loads per vector, two vectors at a time.
+///
+/// # Safety
+/// As [`fold`] (`out` only).
+#[inline(always)]
+unsafe fn taps<S: Simd>(s: S, src: *const f32, out: *mut f32, n: usize, k: usize, step: usize) {
+    let l = S::LANES;
+    let mut z = 0;
+    while z + 2 * l <= n {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let (mut a, mut b) = (s.load(src.add(z)), s.load(src.add(z + l)));
+            for t in 1..k {
+                let p = src.add(z + t * step);
+                a = s.max(s.load(p), a);
+                b = s.max(s.load(p.add(l)), b);
+            }
+            s.store(out.add(z), a);
+            s.store(out.add(z + l), b);
+        }
+        z += 2 * l;
+    }
+    while z < n {
+        let o = at(l, n, z);
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let mut a = s.load(src.add(o));
+            for t in 1..k {
+                a = s.max(s.load(src.add(o + t * step)), a);
+            }
+            s.store(out.add(o), a);
+        }
         z += l;
     }
 }
