@@ -439,10 +439,11 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         let mut p = 0;
         while p < planes {
             let job = (&src[p * plane_in..], &mut dst[p * plane_out..], planes - p);
-            let nan = if g.kh == KW {
-                pad_plane::max::<S, KW, KW>(s, g, &pad, job)
-            } else {
-                pad_plane::max::<S, 0, KW>(s, g, &pad, job)
+            let nan = match g.kh {
+                2 => pad_plane::max::<S, 2, KW>(s, g, &pad, job),
+                3 => pad_plane::max::<S, 3, KW>(s, g, &pad, job),
+                5 => pad_plane::max::<S, 5, KW>(s, g, &pad, job),
+                _ => pad_plane::max::<S, 0, KW>(s, g, &pad, job),
             };
             let Some(k) = nan else { break };
             // Plane p + k holds a NaN: the exact scheme redoes it.

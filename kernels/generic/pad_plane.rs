@@ -376,8 +376,11 @@ pub(super) fn max<S: Simd, const KH: usize, const KW: usize>(
     let mut area = Area::new();
     let (xs, os, hb) = area.split();
     let tb = area.extra();
-    // The horizontal sweep covers every position the vertical one reads (see `max_sweeps`).
-    let nh = pad.n.max(l) + (g.kh - 1) * g.dh * pad.pitch;
+    // The horizontal sweep covers every position the vertical one reads (see `max_sweeps`):
+    // every row of the copy up to column max(ow, L).
+    let nh = (pad.xrows - 1) * pad.pitch + g.ow.max(l);
+    // Column strips (`strips`) write the output rows directly.
+    let direct = KH != 0 && g.dh == 1;
     // SAFETY: each array holds BUF elements, enough for this layout (asserted above).
     unsafe {
         fill(s, pad, xs[0], NEG);
@@ -403,6 +406,14 @@ pub(super) fn max<S: Simd, const KH: usize, const KW: usize>(
                     xs[(p + 1) % 2],
                     NEG,
                 ));
+            if direct {
+                fold::<S, KW>(s, (xs[p % 2], hb, tb), nh, g.kw, g.dw);
+                strips::<S, KH>(s, g, pad, hb, y.add(p * plane_out));
+                if nan_next {
+                    return Some(p + 1);
+                }
+                continue;
+            }
             max_sweeps::<S, KH, KW>(s, g, pad, nh, (xs[p % 2], hb, os[p % 2], tb));
             if p > 0 {
                 copy_out(s, g, pad, os[(p - 1) % 2], y.add((p - 1) * plane_out));
@@ -411,6 +422,9 @@ pub(super) fn max<S: Simd, const KH: usize, const KW: usize>(
                 copy_out(s, g, pad, os[p % 2], y.add(p * plane_out));
                 return Some(p + 1);
             }
+        }
+        if direct {
+            return None;
         }
         copy_out(
             s,
@@ -446,6 +460,67 @@ unsafe fn max_sweeps<S: Simd, const KH: usize, const KW: usize>(
     unsafe {
         fold::<S, KW>(s, (xb, hb, tb), nh, g.kw, g.dw);
         fold::<S, KH>(s, (hb, ob, tb), pad.n, g.kh, g.dh * pad.pitch);
+    }
+}
+
+/// The vertical sweep with `dh = 1` (`KH` rows, fixed), straight into the output rows `y`:
+/// column strips of `L` outputs (at `0, L, ..`, the last moved back to end at `ow`; one
+/// partly stored strip when `ow < L`) walk down the rows, each row of horizontal results
+/// loaded once and kept in registers for the `KH` outputs that fold it: one load and `KH − 1`
+/// steps per output vector, no result array, no copy out.
+///
+/// # Safety
+/// `hb` holds the horizontal results of every copy row at columns below `max(ow, L)` (`nh`);
+/// `y[0 .. rows·ow)` writable.
+#[inline(always)]
+unsafe fn strips<S: Simd, const KH: usize>(
+    s: S,
+    g: &WindowGeom,
+    pad: &Pad,
+    hb: *const f32,
+    y: *mut f32,
+) {
+    // KH = 0 is instantiated but never runs (`max` takes strips with KH >= 1 only).
+    let kh = KH.clamp(1, 8);
+    let (l, ow, pitch) = (S::LANES, g.ow, pad.pitch);
+    let mut c = 0;
+    while c < ow {
+        let c0 = if ow >= l { c.min(ow - l) } else { 0 };
+        // SAFETY: copy row r, column c0 + L <= max(ow, L): inside what the caller guarantees;
+        // output row r, columns c0 .. c0 + min(L, ow).
+        unsafe {
+            let col = hb.add(c0);
+            // A ring of the last kh rows, slot (row mod kh): the loop over u is unrolled (kh
+            // is a constant), so every slot index is too and the ring stays in registers.
+            let mut win = [s.splat(NEG); 8];
+            for (t, w) in win.iter_mut().enumerate().take(kh - 1) {
+                *w = s.load(col.add(t * pitch));
+            }
+            let rows = pad.rows.len();
+            let mut r = 0;
+            while r < rows {
+                for u in 0..kh {
+                    if r + u >= rows {
+                        break;
+                    }
+                    // Output row r + u folds copy rows r + u .. r + u + kh, in slots (u + t)
+                    // mod kh; the last one is loaded now.
+                    win[(u + kh - 1) % kh] = s.load(col.add((r + u + kh - 1) * pitch));
+                    let mut acc = win[u % kh];
+                    for t in 1..kh {
+                        acc = s.max(win[(u + t) % kh], acc);
+                    }
+                    let at = (r + u) * ow;
+                    if ow >= l {
+                        s.store(y.add(at + c0), acc);
+                    } else {
+                        s.store_n(y.add(at), ow, acc);
+                    }
+                }
+                r += kh;
+            }
+        }
+        c += l;
     }
 }
 
