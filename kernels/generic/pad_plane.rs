@@ -215,6 +215,16 @@ pub(super) fn avg<S: Simd, const KH: usize, const KW: usize>(
         let x = |p: usize| src.as_ptr().add(p * plane_in);
         let y = dst.as_mut_ptr();
         let _ = copy_in::<S, false>(s, g, pad, x(0), xs[0], 0.0);
+        if KH != 0 && g.dh == 1 {
+            // Column strips straight into the output rows; os[0] holds the column factors.
+            for p in 0..planes {
+                if p + 1 < planes {
+                    let _ = copy_in::<S, false>(s, g, pad, x(p + 1), xs[(p + 1) % 2], 0.0);
+                }
+                avg_strips::<S, KH, KW>(s, g, pad, xs[p % 2], os[0], y.add(p * plane_out));
+            }
+            return;
+        }
         for p in 0..planes {
             if p + 1 < planes {
                 let _ = copy_in::<S, false>(s, g, pad, x(p + 1), xs[(p + 1) % 2], 0.0);
@@ -294,6 +304,84 @@ unsafe fn divisors<S: Simd>(s: S, g: &WindowGeom, pad: &Pad, db: *mut f32, cb: *
             unsafe { s.store(db.add(r * pitch + x), s.mul(s.splat(rd), s.load(cb.add(x)))) };
             x += l;
         }
+    }
+}
+
+/// The average sweep with `dh = 1` (`KH` rows, fixed) as column strips straight into the
+/// output rows `y`: a strip of `L` outputs (at `0, L, ..`, the last moved back to end at `ow`;
+/// one partly stored strip when `ow < L`) walks down the copy's rows; each row's `kw` tap
+/// vectors are loaded once and added to the sums of the `KH` output rows whose windows hold
+/// that row (a ring of `KH` sums in registers, slot `o mod KH` for output row `o`). Every sum
+/// still takes its taps in row-major order from +0.0; an output row's sum is divided when its
+/// last row is in. `kw` loads per output vector instead of `kh·kw`, and no result array.
+///
+/// # Safety
+/// `xb` is the filled copy; `cb[0 .. max(ow, L))` the column factors (see [`divisors`]);
+/// `y[0 .. rows·ow)` writable.
+#[inline(always)]
+unsafe fn avg_strips<S: Simd, const KH: usize, const KW: usize>(
+    s: S,
+    g: &WindowGeom,
+    pad: &Pad,
+    xb: *const f32,
+    cb: *const f32,
+    y: *mut f32,
+) {
+    // KH = 0 is instantiated but never runs (`avg` takes strips with KH >= 1 only).
+    let kh = KH.clamp(1, 8);
+    let kw = if KW == 0 { g.kw } else { KW };
+    let (l, ow, pitch, dw) = (S::LANES, g.ow, pad.pitch, g.dw);
+    let (rows, total) = (pad.rows.len(), pad.xrows);
+    let mut c = 0;
+    while c < ow {
+        let c0 = if ow >= l { c.min(ow - l) } else { 0 };
+        // SAFETY: copy rows R < xrows at columns c0 + j·dw + L <= pitch (ow >= L), or into the
+        // next row or the slack (ow < L: those lanes are not stored); cb below max(ow, L);
+        // output rows o < rows at columns c0 .. c0 + min(L, ow).
+        unsafe {
+            let cd = s.load(cb.add(c0));
+            let col = xb.add(c0);
+            let mut acc = [s.splat(0.0); 8];
+            let mut r = 0;
+            while r < total {
+                // Unrolled over u (kh is a constant), so every ring slot index is one too.
+                for u in 0..kh {
+                    let row = r + u;
+                    if row >= total {
+                        break;
+                    }
+                    if row < rows {
+                        acc[u % kh] = s.splat(0.0);
+                    }
+                    let taps = col.add(row * pitch);
+                    for j in 0..kw {
+                        let t = s.load(taps.add(j * dw));
+                        // Window row i of output row − i.
+                        for i in 0..kh {
+                            if row >= i && row - i < rows {
+                                let k = (u + kh - i) % kh;
+                                acc[k] = s.add(acc[k], t);
+                            }
+                        }
+                    }
+                    if row + 1 >= kh && row + 1 - kh < rows {
+                        let o = row + 1 - kh;
+                        let rd = match g.divisor_override {
+                            Some(_) => 1.0,
+                            None => g.rows[pad.rows.start + o].div as f32,
+                        };
+                        let v = s.div(acc[(u + 1) % kh], s.mul(s.splat(rd), cd));
+                        if ow >= l {
+                            s.store(y.add(o * ow + c0), v);
+                        } else {
+                            s.store_n(y.add(o * ow), ow, v);
+                        }
+                    }
+                }
+                r += kh;
+            }
+        }
+        c += l;
     }
 }
 
