@@ -32,8 +32,8 @@
 //!
 //! Padded-plane scheme (`avg-nchw-s1-padded`, see `pad_plane`): unit strides on planes (or
 //! row blocks) whose padded copy fits a stack array of `pad_plane::BUF` elements (Inception's
-//! 35×35, 56×56) take precedence over everything below: one padded copy per plane, flat
-//! vectors over it, no masks.
+//! 35×35, 17×17) take precedence over everything below: one padded copy per plane, flat
+//! vectors or column strips over it, no masks.
 //!
 //! Flat scheme (narrow planes too tall for the padded-plane scheme, part of `avg-nchw-s1`): with unit strides and output rows as
 //! wide as the input rows (`ow == iw = W`, "same" horizontal padding), output `o = oy·W + ox`

@@ -12,13 +12,16 @@
 //! output's position in the plane: the whole job is one sweep of vectors of `LANES`
 //! consecutive flat positions, with no masks and no border cases (the `(kw − 1)·dw` positions
 //! past each row's outputs are computed and dropped). The results are written at the same
-//! pitch and copied out row by row.
+//! pitch and copied out row by row, except where column strips write the output rows directly
+//! (square windows of 2, 3 or 5 rows with `dh = 1`): a strip of `L` output columns walks down the
+//! copy, each row loaded once and kept in registers for every output row whose window holds it
+//! (see [`strips`] and [`avg_strips`]).
 //!
 //! * Average: every output sums its `kh·kw` taps in row-major order from +0.0, the padding
 //!   adding +0.0 (an identity: a sum that starts at +0.0 is never −0.0, see `avg_nchw`), then
-//!   divides by its divisor from a table made once per job at the same pitch (row factor times
-//!   column factor, both small integers, so the product is the reference's divisor exactly).
-//!   Bit-identical to the reference.
+//!   divides by its divisor: row factor times column factor (both small integers, so the
+//!   product is the reference's divisor exactly), from a table made once per job at the same
+//!   pitch, or per strip. Bit-identical to the reference.
 //! * Max, values only: a horizontal sweep folds each position's `kw` taps, then a vertical
 //!   sweep folds `kh` of those results `dh·pitch` apart, both with the fast step (associative
 //!   and exact without NaN, see `max_nchw`); from `DBL_MIN` taps a sweep doubles instead (see
