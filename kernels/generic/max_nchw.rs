@@ -349,7 +349,7 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
         rows,
     } = job;
     // The stack areas, allocated once here (not in each instantiation below).
-    const { assert!(RBUF + NSEG * LSEG <= FBUF && 3 * PBUF <= FBUF) };
+    const { assert!(RBUF + NSEG * LSEG <= FBUF && 3 * PBUF <= FBUF && pad_plane::MAX_AREA <= FBUF) };
     let mut fa = [MaybeUninit::<f32>::uninit(); FBUF];
     let mut ua = [MaybeUninit::<u32>::uninit(); FBUF];
     let b = Bufs {
@@ -395,7 +395,8 @@ struct Bufs {
     /// Row-segment copies (`NSEG` slots of `LSEG`).
     seg: *mut f32,
     /// Row results, values (`RBUF`); plane scheme: the padded copy, the row results and van
-    /// Herk's rows (`PBUF` each).
+    /// Herk's rows (`PBUF` each); padded-plane scheme: its six arrays
+    /// (`pad_plane::MAX_AREA`).
     rv: *mut f32,
     /// Row results, indices (`RBUF`); plane scheme: the index of each position of the padded
     /// copy, the row results' indices, van Herk's (`PBUF` each).
@@ -439,11 +440,15 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         let mut p = 0;
         while p < planes {
             let job = (&src[p * plane_in..], &mut dst[p * plane_out..], planes - p);
-            let nan = match g.kh {
-                2 => pad_plane::max::<S, 2, KW>(s, g, &pad, job),
-                3 => pad_plane::max::<S, 3, KW>(s, g, &pad, job),
-                5 => pad_plane::max::<S, 5, KW>(s, g, &pad, job),
-                _ => pad_plane::max::<S, 0, KW>(s, g, &pad, job),
+            // SAFETY: b.rv is the f32 area of FBUF >= MAX_AREA elements (asserted in run),
+            // a stack array apart from the slices.
+            let nan = unsafe {
+                match g.kh {
+                    2 => pad_plane::max::<S, 2, KW>(s, g, &pad, job, b.rv),
+                    3 => pad_plane::max::<S, 3, KW>(s, g, &pad, job, b.rv),
+                    5 => pad_plane::max::<S, 5, KW>(s, g, &pad, job, b.rv),
+                    _ => pad_plane::max::<S, 0, KW>(s, g, &pad, job, b.rv),
+                }
             };
             let Some(k) = nan else { break };
             // Plane p + k holds a NaN: the exact scheme redoes it.

@@ -42,6 +42,8 @@ use crate::kernels::vector::Simd;
 /// array); a job whose copy (plus two vectors of slack) or results (plus one) would not fit
 /// runs the row schemes.
 pub(super) const BUF: usize = 2048;
+/// Elements of the stack area [`max`] carves its six arrays from.
+pub(super) const MAX_AREA: usize = 6 * BUF;
 
 /// One job's layout in the stack arrays.
 #[derive(Clone, Debug)]
@@ -252,12 +254,12 @@ pub(super) fn avg<S: Simd, const KH: usize, const KW: usize>(
 /// it reads itself, the sweeps every result `copy_out` reads), 64-byte aligned: two copies,
 /// two result arrays (plane `p` uses the pair `p mod 2`), and a table.
 #[repr(align(64))]
-struct Area([MaybeUninit<f32>; 6 * BUF]);
+struct Area([MaybeUninit<f32>; 5 * BUF]);
 
 impl Area {
     #[inline(always)]
     fn new() -> Self {
-        Area([MaybeUninit::uninit(); 6 * BUF])
+        Area([MaybeUninit::uninit(); 5 * BUF])
     }
 
     /// The copies, the result arrays and the table.
@@ -266,12 +268,6 @@ impl Area {
         let b = self.0.as_mut_ptr().cast::<f32>();
         let at = |k: usize| b.wrapping_add(k * BUF);
         ([at(0), at(1)], [at(2), at(3)], at(4))
-    }
-
-    /// A sixth array (max pooling: the doubling's second array).
-    #[inline(always)]
-    fn extra(&mut self) -> *mut f32 {
-        self.0.as_mut_ptr().cast::<f32>().wrapping_add(5 * BUF)
     }
 }
 
@@ -448,13 +444,19 @@ unsafe fn avg_sweep<S: Simd, const KH: usize, const KW: usize>(
 /// Max pooling without indices of the job's `planes` planes (output rows `pad.rows` of each)
 /// by the padded-plane scheme, with the fast step. Stops at the first plane holding a NaN and
 /// returns its number, the planes before it done (the caller redoes it exactly and resumes
-/// after it); `None` when every plane is done. `KH`/`KW` fix the window (0: from `g`).
+/// after it); `None` when every plane is done. `KH`/`KW` fix the window (0: from `g`). The
+/// arrays are carved from `area` (the caller's stack area, shared with the row schemes, so the
+/// entry point's frame holds one area, not two).
+///
+/// # Safety
+/// `area[0 .. MAX_AREA)` is writable and overlaps neither slice.
 #[inline(always)]
-pub(super) fn max<S: Simd, const KH: usize, const KW: usize>(
+pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
     s: S,
     g: &WindowGeom,
     pad: &Pad,
     (src, dst, planes): (&[f32], &mut [f32], usize),
+    area: *mut f32,
 ) -> Option<usize> {
     let l = S::LANES;
     let (plane_in, plane_out) = (g.ih * g.iw, pad.rows.len() * g.ow);
@@ -464,9 +466,10 @@ pub(super) fn max<S: Simd, const KH: usize, const KW: usize>(
     if planes == 0 {
         return None;
     }
-    let mut area = Area::new();
-    let (xs, os, hb) = area.split();
-    let tb = area.extra();
+    // Six arrays of BUF: two copies, two result arrays, the horizontal results, the doubling's
+    // second array (the caller guarantees MAX_AREA = 6·BUF elements).
+    let at = |k: usize| area.wrapping_add(k * BUF);
+    let (xs, os, hb, tb) = ([at(0), at(1)], [at(2), at(3)], at(4), at(5));
     // The horizontal sweep covers every position the vertical one reads (see `max_sweeps`):
     // every row of the copy up to column max(ow, L).
     let nh = (pad.xrows - 1) * pad.pitch + g.ow.max(l);
