@@ -413,7 +413,7 @@ fn stride2_shift_scheme() {
 #[test]
 fn padded_plane_scheme() {
     let mut rng = Rng(0x05ee_d9ad);
-    let mut padded = 0;
+    let (mut padded, mut runs) = (0, 0);
     for case in 0..300 {
         let (kh, kw) = (1 + rng.below(5), 1 + rng.below(16));
         let (dh, dw) = (1 + rng.below(2), 1 + rng.below(2));
@@ -459,13 +459,18 @@ fn padded_plane_scheme() {
         for tier in tiers() {
             let desc = TensorDesc::nchw(1, planes, shape.h, shape.w);
             let plan = Plan::<f32>::new(&pool.tier(tier), desc).unwrap();
+            runs += 1;
             if plan.kernel().algorithm == "nchw-s1-padded" {
                 padded += 1;
             }
         }
     }
-    // The scheme must have run (most cases fit it on every vector tier).
-    assert!(padded > 300, "padded-plane scheme ran {padded} times");
+    // The scheme must have run: most cases fit it on every vector tier (not the copies too
+    // large for its arrays).
+    assert!(
+        runs > 0 && 2 * padded >= runs,
+        "padded-plane scheme ran {padded} of {runs} vector-tier runs"
+    );
 }
 
 /// The algorithm names `describe` reports for the key geometries.
