@@ -204,9 +204,11 @@ pub(super) fn avg<S: Simd, const KH: usize, const KW: usize>(
     }
     let mut area = Area::new();
     let (xs, os, db) = area.split();
+    // Column strips (3×3 and 2×2 windows, dh = 1) need only the column factors.
+    let strips = KH != 0 && g.dh == 1;
     // SAFETY: each array holds BUF elements, enough for this layout (asserted above).
     unsafe {
-        divisors(s, g, pad, db, os[0]);
+        divisors(s, g, pad, (!strips).then_some(db), os[0]);
         fill(s, pad, xs[0], 0.0);
         fill(s, pad, xs[1], 0.0);
     }
@@ -220,7 +222,7 @@ pub(super) fn avg<S: Simd, const KH: usize, const KW: usize>(
         let x = |p: usize| src.as_ptr().add(p * plane_in);
         let y = dst.as_mut_ptr();
         let _ = copy_in::<S, false>(s, g, pad, x(0), xs[0], 0.0);
-        if KH != 0 && g.dh == 1 {
+        if strips {
             // Column strips straight into the output rows; os[0] holds the column factors.
             for p in 0..planes {
                 if p + 1 < planes {
@@ -273,13 +275,13 @@ impl Area {
 
 /// The divisor of every result position of the job (`db`, at the results' pitch; 1.0 past
 /// each row's outputs), written up to `(rows − 1)·pitch + wide >= max(n, L)`, `wide` the pitch
-/// rounded up to `L`: the row factor times the column factor, or the override. `cb` is scratch
-/// for the column factors.
+/// rounded up to `L`: the row factor times the column factor, or the override. `cb` receives
+/// the column factors (`wide` of them); without `db` nothing else is written.
 ///
 /// # Safety
 /// `db` and `cb` hold `rows·pitch + L` elements.
 #[inline(always)]
-unsafe fn divisors<S: Simd>(s: S, g: &WindowGeom, pad: &Pad, db: *mut f32, cb: *mut f32) {
+unsafe fn divisors<S: Simd>(s: S, g: &WindowGeom, pad: &Pad, db: Option<*mut f32>, cb: *mut f32) {
     let (l, pitch) = (S::LANES, pad.pitch);
     let wide = pitch.next_multiple_of(l);
     for x in 0..wide {
@@ -291,6 +293,7 @@ unsafe fn divisors<S: Simd>(s: S, g: &WindowGeom, pad: &Pad, db: *mut f32, cb: *
         // SAFETY: wide <= pitch + L <= rows·pitch + L.
         unsafe { *cb.add(x) = d };
     }
+    let Some(db) = db else { return };
     for (r, oy) in pad.rows.clone().enumerate() {
         let rd = match g.divisor_override {
             Some(_) => 1.0,
