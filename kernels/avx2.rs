@@ -141,6 +141,16 @@ impl Simd for Avx2 {
         v!(_mm256_cmp_ps::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
+    fn permute2(self, a: __m256, b: __m256, idx: __m256i) -> __m256 {
+        // vpermps uses the low 3 bits of each index; bit 3 picks the source.
+        let (pa, pb) = (
+            v!(_mm256_permutevar8x32_ps(a, idx)),
+            v!(_mm256_permutevar8x32_ps(b, idx)),
+        );
+        let from_b = v!(_mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)));
+        v!(_mm256_blendv_ps(pa, pb, from_b))
+    }
+    #[inline(always)]
     fn shift_in(self, prev: __m256, v: __m256) -> __m256 {
         // Rotate both up one lane, then take lane 0 from prev.
         let up = v!(_mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6));

@@ -144,6 +144,11 @@ impl Simd for Avx512 {
         )))
     }
     #[inline(always)]
+    fn permute2(self, a: __m512, b: __m512, idx: __m512i) -> __m512 {
+        // vpermt2ps uses the low 5 bits of each index: element idx mod 32 of [a, b].
+        v!(_mm512_permutex2var_ps(a, idx, b))
+    }
+    #[inline(always)]
     fn is_nan(self, a: __m512) -> __mmask16 {
         v!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a))
     }

@@ -47,13 +47,33 @@ macro_rules! simd_tier {
                 // SAFETY: this function is compiled with the token's features and is only
                 // called through TABLE, which table() hands out after detected() confirmed them.
                 let s = unsafe { $token::new_unchecked() };
-                generic::window_nchw(s, g, job)
+                if let Some(job) = generic::window_nchw(s, g, job) {
+                    window_nchw_stack(g, job)
+                }
+            }
+            // The jobs that need the large stack areas, in a frame of their own (see
+            // generic::window_nchw).
+            $(#[target_feature(enable = $features)])?
+            #[inline(never)]
+            fn window_nchw_stack(g: &WindowGeom, job: NchwJob<'_, f32>) {
+                // SAFETY: as in window_nchw (called only from there).
+                let s = unsafe { $token::new_unchecked() };
+                generic::window_nchw_stack(s, g, job)
             }
             $(#[target_feature(enable = $features)])?
             pub(super) fn window_nhwc(g: &WindowGeom, job: NhwcJob<'_, f32>) {
                 // SAFETY: as in window_nchw.
                 let s = unsafe { $token::new_unchecked() };
-                generic::window_nhwc(s, g, job)
+                if let Some(job) = generic::window_nhwc(s, g, job) {
+                    window_nhwc_stack(g, job)
+                }
+            }
+            $(#[target_feature(enable = $features)])?
+            #[inline(never)]
+            fn window_nhwc_stack(g: &WindowGeom, job: NhwcJob<'_, f32>) {
+                // SAFETY: as in window_nchw (called only from window_nhwc).
+                let s = unsafe { $token::new_unchecked() };
+                generic::window_nhwc_stack(s, g, job)
             }
             $(#[target_feature(enable = $features)])?
             pub(super) fn global_nchw(r: Reduce, job: GlobalNchwJob<'_, f32>) {

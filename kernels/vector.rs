@@ -130,6 +130,29 @@ pub trait Simd: Copy {
     /// `[prev[LANES − 1], v[0], .., v[LANES − 2]]`: `v` moved up one lane with the last lane of
     /// `prev` shifted in (the element before `v` when the two are consecutive vectors of a row).
     fn shift_in(self, prev: Self::V, v: Self::V) -> Self::V;
+    /// Lane `k` is element `idx[k] mod 2·LANES` of the concatenation `[a, b]` (lanes of `a`
+    /// first).
+    ///
+    /// The default goes through the stack (correct, slow); tiers with a two-source permute
+    /// override it.
+    #[inline(always)]
+    fn permute2(self, a: Self::V, b: Self::V, idx: Self::I) -> Self::V {
+        let l = Self::LANES;
+        let mut both = [0.0f32; 128];
+        let mut ix = [0u32; 64];
+        let mut out = [0.0f32; 64];
+        // SAFETY: both holds 2·LANES <= 128 elements, ix and out LANES <= 64.
+        unsafe {
+            self.store(both.as_mut_ptr(), a);
+            self.store(both.as_mut_ptr().add(l), b);
+            self.istore(ix.as_mut_ptr(), idx);
+        }
+        for k in 0..l {
+            out[k] = both[ix[k] as usize % (2 * l)];
+        }
+        // SAFETY: out holds LANES elements.
+        unsafe { self.load(out.as_ptr()) }
+    }
     /// Lanes where `a` or `b` is NaN (an unordered comparison).
     #[inline(always)]
     fn unord(self, a: Self::V, b: Self::V) -> Self::M {

@@ -473,6 +473,64 @@ fn padded_plane_scheme() {
     );
 }
 
+/// The pair scheme (2×2 stride-2 windows on rows of up to half a vector, values only): all
+/// planes as one run when `ih = 2·oh`, one run per plane when a last input row is left over,
+/// chunks of many planes, NaN in one plane, and row-block jobs of a tall plane (parallel).
+#[test]
+fn pair_scheme() {
+    let mut rng = Rng(0x9a1e_5c0d);
+    let (mut pairs, mut runs) = (0, 0);
+    for case in 0..200 {
+        let (oh, ow) = (1 + rng.below(12), 1 + rng.below(8));
+        let ih = 2 * oh + rng.below(2);
+        let planes = 1 + rng.below(if case % 4 == 0 { 80 } else { 8 });
+        let shape = Shape::new(1 + rng.below(2), planes, ih, 2 * ow);
+        let pool = Pool2d::max(2).stride(2).ceil_mode(rng.below(2) == 0);
+        let fill = [Fill::Ties, Fill::Specials, Fill::OneNan][case % 3];
+        let per = ih * 2 * ow;
+        let mut x = values(&mut rng, shape.numel().unwrap(), per, fill);
+        if fill == Fill::OneNan {
+            // The NaN in one plane only, so that the other chunks take the fast path.
+            let keep = rng.below(shape.n * planes);
+            for (i, v) in x.iter_mut().enumerate() {
+                if v.is_nan() && i / per != keep {
+                    *v = (i % 5) as f32;
+                }
+            }
+        }
+        check(
+            &format!("case {case} {fill:?}"),
+            pool.sequential(),
+            shape,
+            &x,
+        );
+        for tier in tiers() {
+            let plan = Plan::<f32>::new(&pool.tier(tier), TensorDesc::nchw(1, planes, ih, 2 * ow))
+                .unwrap();
+            runs += 1;
+            if plan.kernel().algorithm == "nchw-s2-pairs" {
+                pairs += 1;
+            }
+        }
+    }
+    // Rows of up to 2 (4-lane tiers), 4 or 8 outputs take the scheme.
+    assert!(
+        runs > 0 && 4 * pairs >= runs,
+        "pair scheme ran {pairs} of {runs} vector-tier runs"
+    );
+    // A tall plane: parallel calls split it into row blocks (one run each).
+    for ow in [1, 3, 8] {
+        let shape = Shape::new(1, 2, 20_001, 2 * ow);
+        let x = values(
+            &mut rng,
+            shape.numel().unwrap(),
+            20_001 * 2 * ow,
+            Fill::Ties,
+        );
+        check("tall", Pool2d::max(2).stride(2), shape, &x);
+    }
+}
+
 /// The algorithm names `describe` reports for the key geometries.
 #[test]
 fn algorithms() {
@@ -485,6 +543,7 @@ fn algorithms() {
         ),
         (Pool2d::max(2).stride(2), 224, "nchw-s2-shift"),
         (Pool2d::max(2).stride(2), 28, "nchw-s2-deinterleave"),
+        (Pool2d::max(2).stride(2), 4, "nchw-s2-pairs"),
         (Pool2d::max(3).stride(1).padding(1), 20, "nchw-s1-padded"),
         (Pool2d::max(5).stride(1).padding(2), 20, "nchw-s1-padded"),
         (Pool2d::max(7).stride(1).padding(3), 20, "nchw-s1-vanherk"),

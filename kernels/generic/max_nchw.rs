@@ -324,6 +324,7 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
         return "nchw-adaptive";
     }
     match (c.h, c.v) {
+        _ if pair_fits(g, S::LANES) => "nchw-s2-pairs",
         (Horiz::Gather, _) => "nchw-strided",
         (Horiz::S2, _) if !flat_fits(g, &c, S::LANES) && shift_fits(g, &c, S::LANES) => {
             "nchw-s2-shift"
@@ -426,13 +427,13 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
     if rows.is_empty() || g.ow == 0 {
         return;
     }
-    let whole = chunk_of(cfg, g.iw, S::LANES, 0, g.ow);
-    let (r_lo, _) = rows_read(g, &rows);
     if !IDX && flat_fits(g, cfg, S::LANES) {
         // SAFETY: the slices hold the job's planes (asserted above).
         unsafe { flat_job::<S>(s, g, (src, dst), planes, rows, b) };
         return;
     }
+    let whole = chunk_of(cfg, g.iw, S::LANES, 0, g.ow);
+    let (r_lo, _) = rows_read(g, &rows);
     if !IDX
         && pad_fits(g, cfg)
         && let Some(pad) = pad_plane::layout::<S>(g, &rows)
@@ -834,6 +835,170 @@ unsafe fn flat_sweep<S: Simd, const EXACT: bool>(
         j += l;
     }
     !EXACT && s.any(nan)
+}
+
+/// Elements of the pair scheme's stack buffer of row results (the job's stack area is not
+/// reserved on its path, see `window_nchw`).
+const PAIR_BUF: usize = 768;
+
+/// The pair scheme applies (values only): 2×2 windows of stride 2 without dilation or top
+/// and left padding, every window inside the input (`ih >= 2·oh`, `iw = 2·ow`), and output
+/// rows of at most half a vector (late layers' 4×4 to 16×16 planes).
+pub(super) fn pair_fits(g: &WindowGeom, l: usize) -> bool {
+    (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl) == (2, 2, 2, 2, 1, 1, 0, 0)
+        && g.ih >= 2 * g.oh
+        && g.iw == 2 * g.ow
+        && g.ow >= 1
+        && 2 * g.ow <= l
+}
+
+/// Pair scheme (see [`pair_fits`]): output row `r` of a plane folds the row results of input
+/// rows `2r` and `2r + 1`, so a run of output rows whose input rows are consecutive (the rows
+/// of one plane's job; all planes of the job when `ih = 2·oh`) is one flat sweep of
+/// deinterleaving loads (`t[j] = f(x[2j], x[2j + 1])`, as in the flat scheme) followed by
+/// groups of `q = L / ow` output rows: two loads of `t` at row pair `r0`, two two-source
+/// permutes gathering the upper and the lower row of each output row of the group, one `max`,
+/// one store of `q·ow` results (a full vector overlapping the next group, which overwrites
+/// it, or the last `q·ow` or fewer masked). Rows of 1 to 8 outputs thus fill whole vectors
+/// instead of one masked vector per row and plane. A chunk whose sweep sees a NaN is swept
+/// again and folded with the exact step.
+#[inline(always)]
+pub(super) fn pair_job<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
+    let l = S::LANES;
+    let (iw, ow) = (g.iw, g.ow);
+    let NchwJob {
+        src,
+        dst,
+        planes,
+        rows,
+        ..
+    } = job;
+    let (plane_in, nr) = (g.ih * iw, rows.len());
+    // The bounds every pointer below relies on (NchwJob::check asserted them as well).
+    assert!(pair_fits(g, l) && l <= MAX_LANES && rows.end <= g.oh);
+    assert!(planes == 1 || rows == (0..g.oh));
+    assert!(src.len() >= planes * plane_in && dst.len() >= planes * nr * ow);
+    if nr == 0 {
+        return;
+    }
+    // Lane k < q·ow: output row k / ow of the group, column k % ow.
+    let q = l / ow;
+    let (mut ie, mut io) = ([0u32; MAX_LANES], [0u32; MAX_LANES]);
+    for j in 0..q {
+        for c in 0..ow {
+            ie[j * ow + c] = (2 * j * ow + c) as u32;
+            io[j * ow + c] = ((2 * j + 1) * ow + c) as u32;
+        }
+    }
+    // SAFETY: the arrays hold MAX_LANES >= L indices.
+    let (ie, io) = unsafe { (s.iload(ie.as_ptr()), s.iload(io.as_ptr())) };
+    let mut t = [MaybeUninit::<f32>::uninit(); PAIR_BUF];
+    let pr = PairRun {
+        t: t.as_mut_ptr().cast(),
+        ie,
+        io,
+        per: q * ow,
+        iw,
+        ow,
+    };
+    let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
+    // SAFETY: each run's rows lie inside the slices (asserted above): with one run, row pair
+    // r of the job is input rows 2·(rows.start + r) of plane 0 (planes = 1) or rows 2r of the
+    // planes back to back (ih = 2·oh, rows = 0..oh), and its output row r follows the job's
+    // previous rows; otherwise plane p's rows 2·r <= 2·oh <= ih of its own plane.
+    unsafe {
+        if planes == 1 || g.ih == 2 * g.oh {
+            pair_run(s, &pr, sp.add(2 * rows.start * iw), dp, planes * nr);
+        } else {
+            for p in 0..planes {
+                pair_run(s, &pr, sp.add(p * plane_in), dp.add(p * nr * ow), nr);
+            }
+        }
+    }
+}
+
+/// What [`pair_job`]'s runs share: the stack buffer `t` (`PAIR_BUF`), the permutes' indices
+/// of each group's upper and lower rows, the outputs per group (`q·ow`), the row widths.
+struct PairRun<S: Simd> {
+    t: *mut f32,
+    ie: S::I,
+    io: S::I,
+    per: usize,
+    iw: usize,
+    ow: usize,
+}
+
+/// One run of [`pair_job`]: `n` output rows, row pair r at `x + 2r·iw`, output row r at
+/// `y + r·ow`, in chunks of rows whose results fit `t`.
+///
+/// # Safety
+/// `x[0 .. 2n·iw)` is readable, `y[0 .. n·ow)` writable.
+#[inline(always)]
+unsafe fn pair_run<S: Simd>(s: S, pr: &PairRun<S>, x: *const f32, y: *mut f32, n: usize) {
+    let (l, iw, ow, t) = (S::LANES, pr.iw, pr.ow, pr.t);
+    // Output rows per chunk: their 2·ow results per row, rounded up to L, and two vectors of
+    // padding fit PAIR_BUF.
+    let cap = (PAIR_BUF - 3 * l) / (2 * ow);
+    let mut r = 0;
+    while r < n {
+        let c = cap.min(n - r);
+        let (len, m) = (2 * c * iw, 2 * c * ow);
+        let end = m.next_multiple_of(l);
+        // SAFETY: rows r .. r + c read x[2r·iw ..][.. len] and write y[r·ow ..][.. c·ow],
+        // inside the ranges (caller); t holds end + 2L <= PAIR_BUF elements (cap), all
+        // written before any is read.
+        unsafe {
+            let xp = x.add(2 * r * iw);
+            let yp = y.add(r * ow);
+            let nan = flat_sweep::<S, false>(s, xp, len, m, t);
+            s.store(t.add(end), s.splat(NEG));
+            s.store(t.add(end + l), s.splat(NEG));
+            if nan {
+                flat_sweep::<S, true>(s, xp, len, m, t);
+                pair_groups::<S, true>(s, pr, t, c * ow, yp);
+            } else {
+                pair_groups::<S, false>(s, pr, t, c * ow, yp);
+            }
+        }
+        r += c;
+    }
+}
+
+/// [`pair_job`]'s groups over `t` (row pair r's results at `t[2r·ow ..]`): `total` outputs
+/// to `y`, `pr.per` (= q·ow) per group.
+///
+/// # Safety
+/// `t[0 .. 2·total + 2L)` is initialized (`total / ow` row pairs and padding); `y[0 .. total)`
+/// is writable.
+#[inline(always)]
+unsafe fn pair_groups<S: Simd, const EXACT: bool>(
+    s: S,
+    pr: &PairRun<S>,
+    t: *const f32,
+    total: usize,
+    y: *mut f32,
+) {
+    let l = S::LANES;
+    let mut base = 0;
+    while base < total {
+        // SAFETY: the loads read t[2·base .. 2·base + 2L), 2·base < 2·total; the store writes
+        // y[base .. base + L) when that lies inside y, else y[base .. total).
+        unsafe {
+            let (a, b) = (s.load(t.add(2 * base)), s.load(t.add(2 * base + l)));
+            let (upper, lower) = (s.permute2(a, b, pr.ie), s.permute2(a, b, pr.io));
+            let v = if EXACT {
+                s.max_exact(lower, upper)
+            } else {
+                s.max(lower, upper)
+            };
+            if base + l <= total {
+                s.store(y.add(base), v);
+            } else {
+                s.store_n(y.add(base), total - base, v);
+            }
+        }
+        base += pr.per;
+    }
 }
 
 /// The first and last input rows the windows of output rows `rows` read (with dilation and

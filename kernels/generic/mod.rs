@@ -19,14 +19,38 @@ mod max_nchw;
 mod nhwc;
 mod pad_plane;
 
-/// Window and adaptive pooling, NCHW.
+/// Window and adaptive pooling, NCHW: runs the jobs that need no large stack area and hands
+/// the others back for [`window_nchw_stack`].
+///
+/// The row and plane schemes carve their buffers from stack areas of about 100 KiB, which
+/// every call of a function that holds them reserves and probes page by page; tiny jobs (a
+/// 1×16×4×4 tensor takes tens of nanoseconds) would pay more for that than for their
+/// arithmetic, so the tier files call `window_nchw_stack` from a frame of its own, only when
+/// needed.
 #[inline(always)]
-pub fn window_nchw<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
+pub fn window_nchw<'a, S: Simd>(
+    s: S,
+    g: &WindowGeom,
+    job: NchwJob<'a, f32>,
+) -> Option<NchwJob<'a, f32>> {
     job.check(g);
     match g.reduce {
         // Padding past half the kernel arises only from SAME padding with dilation, where a
         // window can lie far outside the input; those geometries run the reference loops.
         Reduce::Max if beyond_half_kernel(g) => (super::scalar::F32.window_nchw)(g, job),
+        Reduce::Max if job.idx.is_none() && max_nchw::pair_fits(g, S::LANES) => {
+            max_nchw::pair_job(s, g, job)
+        }
+        _ => return Some(job),
+    }
+    None
+}
+
+/// The NCHW jobs [`window_nchw`] hands back.
+#[inline(always)]
+pub fn window_nchw_stack<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
+    job.check(g);
+    match g.reduce {
         Reduce::Max => max_nchw::run(s, g, job),
         Reduce::Avg => avg_nchw::run(s, g, job),
     }
@@ -37,11 +61,28 @@ fn beyond_half_kernel(g: &WindowGeom) -> bool {
     g.kh != 0 && (g.pt > g.kh / 2 || g.pl > g.kw / 2)
 }
 
-/// Window and adaptive pooling, NHWC.
+/// Window and adaptive pooling, NHWC: runs the direct algorithm and hands the jobs of the
+/// separable one, which needs a 64 KiB stack scratch, back for [`window_nhwc_stack`] (see
+/// [`window_nchw`]).
 #[inline(always)]
-pub fn window_nhwc<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
+pub fn window_nhwc<'a, S: Simd>(
+    s: S,
+    g: &WindowGeom,
+    job: NhwcJob<'a, f32>,
+) -> Option<NhwcJob<'a, f32>> {
     job.check(g);
-    nhwc::run(s, g, job)
+    if job.idx.is_none() && nhwc::separable_runs::<S>(g) {
+        return Some(job);
+    }
+    nhwc::run::<S, false>(s, g, job);
+    None
+}
+
+/// The NHWC jobs [`window_nhwc`] hands back.
+#[inline(always)]
+pub fn window_nhwc_stack<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
+    job.check(g);
+    nhwc::run::<S, true>(s, g, job)
 }
 
 /// Global pooling, NCHW.

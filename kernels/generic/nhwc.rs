@@ -98,9 +98,15 @@ struct Ctx {
     dw: usize,
 }
 
-/// Runs the job (its invariants were asserted by the caller).
+/// True when max pooling without indices runs the separable algorithm.
+pub(super) fn separable_runs<S: Simd>(g: &WindowGeom) -> bool {
+    g.reduce == Reduce::Max && separable_tile(g, S::LANES, S::LANES).is_some()
+}
+
+/// Runs the job (its invariants were asserted by the caller); without `SEP`, never the
+/// separable algorithm (nor its stack scratch): the direct one instead.
 #[inline(always)]
-pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
+pub(super) fn run<S: Simd, const SEP: bool>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
     let NhwcJob {
         src,
         src_ps,
@@ -156,7 +162,7 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
             direct::<S, MAX_IDX>(s, g, &cx, rows, all_cols, 0, channels)
         },
         Reduce::Max => match separable_tile(g, S::LANES, S::LANES) {
-            Some(_) => {
+            Some(_) if SEP => {
                 let mut scratch = MaybeUninit::<Scratch>::uninit();
                 let buf = scratch.as_mut_ptr().cast::<f32>();
                 // SAFETY: as above; `separable` sizes its tiles with `separable_tile`, which
@@ -164,7 +170,7 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
                 unsafe { separable(s, g, &cx, buf) }
             }
             // SAFETY: as above.
-            None => unsafe { direct::<S, MAX>(s, g, &cx, rows, all_cols, 0, channels) },
+            _ => unsafe { direct::<S, MAX>(s, g, &cx, rows, all_cols, 0, channels) },
         },
     }
 }
