@@ -88,6 +88,18 @@
 //! unaligned loads never wait on the sweep's stores. A plane whose sweep sees a NaN is swept
 //! again and folded with the exact step. With indices, `Direct` runs instead.
 //!
+//! # The pair scheme (values only: 2×2 stride-2 windows inside the input, rows of at most
+//! `L / 2` outputs: late layers' 4×4 to 16×16 planes)
+//!
+//! Output row `r` folds the row results of input rows `2r` and `2r + 1`, so when `ih = 2·oh`
+//! the row pairs of all the job's planes follow each other and the whole job is one flat
+//! sweep (as in the flat scheme) and one fold: each vector of outputs takes `q = L / ow`
+//! whole output rows, the upper and lower row results of each gathered by a two-source
+//! permute (`Simd::permute2`) from two vectors of the sweep. It needs no large stack area and
+//! runs before the entry that reserves one (see `window_nchw`), so a call on a 1×16×4×4
+//! tensor costs tens of nanoseconds. A chunk with a NaN is swept and folded again with the
+//! exact step.
+//!
 //! # The shift scheme (values only: 3-wide stride-2 windows with one column of left padding,
 //! or 2-wide ones without, `iw = 2·ow`, at most three rows a window: ResNet's stem, VGG)
 //!
@@ -841,6 +853,24 @@ unsafe fn flat_sweep<S: Simd, const EXACT: bool>(
 /// reserved on its path, see `window_nchw`).
 const PAIR_BUF: usize = 768;
 
+/// The pair scheme's permute indices of each group's upper rows, by row width `ow` (1 to 8):
+/// lane `k` is output row `j = k / ow` of the group, column `k % ow`, whose upper row result
+/// is `t[2j·ow + k % ow]` (the lower one `ow` further). The lanes `k < q·ow` that a tier with
+/// `L` lanes uses (`q = L / ow`) have the same index whatever `L`.
+static PAIR_UPPER: [[u32; MAX_LANES]; MAX_LANES / 2] = {
+    let mut t = [[0; MAX_LANES]; MAX_LANES / 2];
+    let mut ow = 1;
+    while ow <= MAX_LANES / 2 {
+        let mut k = 0;
+        while k < MAX_LANES {
+            t[ow - 1][k] = (k + k / ow * ow) as u32;
+            k += 1;
+        }
+        ow += 1;
+    }
+    t
+};
+
 /// The pair scheme applies (values only): 2×2 windows of stride 2 without dilation or top
 /// and left padding, every window inside the input (`ih >= 2·oh`, `iw = 2·ow`), and output
 /// rows of at most half a vector (late layers' 4×4 to 16×16 planes).
@@ -881,17 +911,10 @@ pub(super) fn pair_job<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
     if nr == 0 {
         return;
     }
-    // Lane k < q·ow: output row k / ow of the group, column k % ow.
     let q = l / ow;
-    let (mut ie, mut io) = ([0u32; MAX_LANES], [0u32; MAX_LANES]);
-    for j in 0..q {
-        for c in 0..ow {
-            ie[j * ow + c] = (2 * j * ow + c) as u32;
-            io[j * ow + c] = ((2 * j + 1) * ow + c) as u32;
-        }
-    }
-    // SAFETY: the arrays hold MAX_LANES >= L indices.
-    let (ie, io) = unsafe { (s.iload(ie.as_ptr()), s.iload(io.as_ptr())) };
+    // SAFETY: each table row holds MAX_LANES >= L indices.
+    let ie = unsafe { s.iload(PAIR_UPPER[ow - 1].as_ptr()) };
+    let io = s.iadd(ie, s.isplat(ow as u32));
     let mut t = [MaybeUninit::<f32>::uninit(); PAIR_BUF];
     let pr = PairRun {
         t: t.as_mut_ptr().cast(),
