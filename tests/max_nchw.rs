@@ -511,7 +511,7 @@ fn pair_scheme() {
             let algo = plan.kernel().algorithm;
             // Every vector tier has at least 4 lanes: rows of 1 or 2 outputs always fit, unless
             // ceil mode adds a window of the odd last row.
-            let fits = ow <= 2 && (ih % 2 == 0 || !ceil);
+            let fits = ow <= 2 && (ih.is_multiple_of(2) || !ceil);
             assert!(!fits || algo == "nchw-s2-pairs", "{tier:?} ow {ow}: {algo}");
             pairs += usize::from(algo == "nchw-s2-pairs");
         }
