@@ -1,10 +1,16 @@
 //! The driver: splits a planned pooling into tasks and runs them, in parallel with rayon when the
 //! work is large enough.
 //!
-//! Partitioning depends only on the shape and the parameters, never on the number of threads;
-//! every output element (and index) is written by exactly one task, and kernels compute each
+//! Every output element (and index) is written by exactly one task, and kernels compute each
 //! output independently of where a task starts, so results are bit-identical for any thread
-//! count. No value is reduced across tasks.
+//! count and any partition. No value is reduced across tasks.
+//!
+//! A call aims at [`TASKS_PER_THREAD`] tasks per thread of the current rayon pool, each with at
+//! least [`GRAIN`] work: tasks pay a rayon join and the kernel's per-job setup (row tables, a
+//! padded plane's frame), which on a 20×20 plane is a good part of the plane's own time, so a
+//! call is cut into as few tasks as keep the threads evenly busy, not into as many as the work
+//! allows. In a one-thread pool (and below [`SEQUENTIAL_WORK`]) a call runs on the calling
+//! thread as one task.
 //!
 //! * NCHW window/adaptive pooling: tasks are runs of whole planes, or row blocks of one plane
 //!   when there are few planes and each is large.
@@ -26,11 +32,14 @@ const GRAIN: usize = 32 * 1024;
 pub(crate) const SEQUENTIAL_WORK: usize = 2 * GRAIN;
 /// Upper bound on the number of tasks of one call.
 const MAX_TASKS: usize = 512;
+/// Tasks per pool thread a parallel call aims at: enough to even out unequal tasks and a
+/// thread that starts late, few enough that per-task costs stay small.
+const TASKS_PER_THREAD: usize = 4;
 /// Channel blocks of NHWC pooling are multiples of this (a full AVX-512 register).
 const CHANNEL_ALIGN: usize = 16;
-/// Tasks a parallel NHWC window pooling should have at least; one small image with many
-/// channels gets channel blocks within its row blocks to reach it.
-const MIN_TASKS: usize = 8;
+/// Tasks per pool thread a parallel NHWC window pooling should have at least; one small image
+/// with many channels gets channel blocks within its row blocks to reach it.
+const MIN_TASKS_PER_THREAD: usize = 2;
 /// The narrowest channel block of NHWC window pooling (narrower blocks pay the per-pixel
 /// window bookkeeping for too few vectors).
 const MIN_CHANNEL_BLOCK: usize = 64;
@@ -57,7 +66,10 @@ pub(crate) fn execute<T: Element>(
     }
     let o = plan.output.shape();
     let table = plan.table;
-    let parallel = plan.parallel && cfg!(feature = "rayon");
+    // The pool the call runs in (rayon's global pool outside `ThreadPool::install`).
+    let threads = if plan.parallel { pool_threads() } else { 1 };
+    let parallel = plan.parallel && cfg!(feature = "rayon") && threads > 1;
+    let budget = (threads * TASKS_PER_THREAD).min(MAX_TASKS);
     match (&plan.geom, plan.input.layout()) {
         (Some(g), Layout::Nchw) => {
             let planes = s.n * s.c;
@@ -72,9 +84,9 @@ pub(crate) fn execute<T: Element>(
             let (planes_per_task, rows_per_task) = if !par {
                 (planes, g.oh)
             } else if plane_work >= 2 * GRAIN && planes < 8 {
-                (1, rows_per_block(g, per_row))
+                (1, rows_per_block(g, per_row, budget.div_ceil(planes)))
             } else {
-                (task_size(planes, plane_work), g.oh)
+                (task_size(planes, plane_work, threads, budget), g.oh)
             };
             let blocks = g.oh.div_ceil(rows_per_task);
             let count = if rows_per_task == g.oh {
@@ -125,16 +137,27 @@ pub(crate) fn execute<T: Element>(
             let total = per_row.saturating_mul(g.oh).saturating_mul(s.n);
             // Small work never enters rayon.
             let par = parallel && total >= SEQUENTIAL_WORK;
+            let min_tasks = threads * MIN_TASKS_PER_THREAD;
             let rows_per_task = if !par {
                 g.oh
             } else {
-                rows_per_block(g, per_row)
+                let rows = rows_per_block(g, per_row, budget.div_ceil(s.n));
+                // Row blocks that the shared rows of overlapping windows make larger than the
+                // budget asks for repeat those rows' work (a separable pass); when channel
+                // blocks alone give every thread work, the image is not cut into rows.
+                let by_count = g.oh.div_ceil(budget.div_ceil(s.n));
+                let halo_bound = rows > by_count && halo_rows(g) >= rows;
+                if halo_bound && idx.is_none() && s.n * (c / MIN_CHANNEL_BLOCK) >= min_tasks {
+                    g.oh
+                } else {
+                    rows
+                }
             };
             let blocks = g.oh.div_ceil(rows_per_task);
             let count = s.n * blocks;
             // Too few row tasks for a parallel call (one small image): channel blocks too.
-            let channel_block = if par && idx.is_none() && count < MIN_TASKS {
-                let want = MIN_TASKS.div_ceil(count);
+            let channel_block = if par && idx.is_none() && count < min_tasks {
+                let want = min_tasks.div_ceil(count);
                 balanced(c, c.div_ceil(want).max(MIN_CHANNEL_BLOCK)).next_multiple_of(CHANNEL_ALIGN)
             } else {
                 c
@@ -201,7 +224,7 @@ pub(crate) fn execute<T: Element>(
             let per_task = if !par {
                 planes
             } else {
-                task_size(planes, plane)
+                task_size(planes, plane, threads, budget)
             };
             let count = planes.div_ceil(per_task);
             let split = Split {
@@ -230,9 +253,10 @@ pub(crate) fn execute<T: Element>(
             let block = if !par {
                 c
             } else {
-                // Channel blocks aligned to the vector width, each with about GRAIN work,
-                // as equal as the alignment allows.
-                let want = GRAIN.div_ceil(pixels).next_multiple_of(CHANNEL_ALIGN);
+                // Channel blocks aligned to the vector width (`task_count` tasks in all), as
+                // equal as the alignment allows.
+                let per_image = task_count(total, threads, budget).div_ceil(s.n);
+                let want = c.div_ceil(per_image).next_multiple_of(CHANNEL_ALIGN);
                 balanced(c, want).next_multiple_of(CHANNEL_ALIGN).min(c)
             };
             let blocks = c.div_ceil(block);
@@ -271,6 +295,14 @@ pub(crate) fn execute<T: Element>(
     }
 }
 
+/// The number of threads of the rayon pool a call runs in.
+fn pool_threads() -> usize {
+    #[cfg(feature = "rayon")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    return 1;
+}
+
 /// Runs `f(c0, n, view)` over the channel blocks of `block` channels (the last shorter) of the
 /// `n` channels from `c0` that `dst` holds, halving recursively in parallel.
 fn channel_blocks<T: Send, F>(dst: PixelChannels<'_, T>, c0: usize, n: usize, block: usize, f: &F)
@@ -307,30 +339,44 @@ fn work_per_output(g: &crate::geom::WindowGeom) -> usize {
     taps.max(1)
 }
 
-/// Output rows per row-block task: about `GRAIN` work, and enough rows that the input rows a
-/// block shares with its neighbours (windows overlapping vertically) are at most half of the
-/// rows it reads. Algorithms that reduce each input row once for all the windows that use it
+/// Output rows per row-block task: at least `GRAIN` work, at most `max_blocks` blocks, and
+/// enough rows that the input rows a block shares with its neighbours (windows overlapping
+/// vertically) are at most half of the rows it reads. Algorithms that reduce each input row once for all the windows that use it
 /// (separable and van Herk schemes, row rings) repeat that work for the shared rows of every
 /// block, so one-row blocks of a 13×13 window would do the horizontal pass 13 times over.
-fn rows_per_block(g: &crate::geom::WindowGeom, per_row: usize) -> usize {
-    let by_grain = GRAIN.div_ceil(per_row.max(1));
-    // Rows a window reaches beyond its own stride (0 when windows do not overlap).
+fn rows_per_block(g: &crate::geom::WindowGeom, per_row: usize, max_blocks: usize) -> usize {
+    let by_grain = GRAIN
+        .div_ceil(per_row.max(1))
+        .max(g.oh.div_ceil(max_blocks.max(1)));
+    balanced(g.oh, by_grain.max(halo_rows(g)))
+}
+
+/// The fewest output rows of a row block whose input rows are at most half shared with its
+/// neighbours (0 when windows do not overlap vertically).
+fn halo_rows(g: &crate::geom::WindowGeom) -> usize {
+    // Rows a window reaches beyond its own stride.
     let extent =
         g.kh.saturating_sub(1)
             .saturating_mul(g.dh)
             .saturating_add(1);
     let shared = extent.saturating_sub(g.sh.max(1));
-    let by_halo = (2 * shared).div_ceil(g.sh.max(1));
-    balanced(g.oh, by_grain.max(by_halo))
+    (2 * shared).div_ceil(g.sh.max(1))
 }
 
-/// Units per task so that each task has about `GRAIN` work, with at most `MAX_TASKS` tasks,
-/// balanced: every task but the last has the same size and the last is at most that, as close
-/// as `div_ceil` gets, so that halving the task list gives even halves.
-fn task_size(units: usize, work_per_unit: usize) -> usize {
-    let by_grain = GRAIN.div_ceil(work_per_unit.max(1)).max(1);
-    let by_count = units.div_ceil(MAX_TASKS);
-    balanced(units, by_grain.max(by_count))
+/// How many tasks `work` becomes: one per `GRAIN`, at most `budget`, and a multiple of
+/// `threads` when there are at least that many (three equal tasks keep two threads busy as long
+/// as four would, and two do it with less overhead).
+fn task_count(work: usize, threads: usize, budget: usize) -> usize {
+    let n = (work / GRAIN).clamp(1, budget.max(1));
+    if n >= threads { n - n % threads } else { n }
+}
+
+/// Units per task for `task_count` tasks (at most one per unit), balanced: every task but the
+/// last has the same size and the last is at most that, as close as `div_ceil` gets, so that
+/// halving the task list gives even halves.
+fn task_size(units: usize, work_per_unit: usize, threads: usize, budget: usize) -> usize {
+    let count = task_count(units.saturating_mul(work_per_unit), threads, budget);
+    balanced(units, units.div_ceil(count.clamp(1, units.max(1))))
 }
 
 /// The size of `units.div_ceil(size)` equal parts covering `units` (the last no larger).

@@ -1,5 +1,5 @@
-//! Small calls never enter rayon: the global pool's only worker is kept busy, and a call that
-//! handed work to the pool would wait for it. Each call runs on a watchdog thread; a call that
+//! Small calls never enter rayon: the global pool's two workers are kept busy, and a call that
+//! handed work to the pool would wait for them. Each call runs on a watchdog thread; a call that
 //! does not finish in time entered the pool. The control case (a large call with the default
 //! parallelism) must be the one that waits, so the test can tell the two apart.
 //!
@@ -28,17 +28,25 @@ fn finishes(plan: Plan<f32>, limit: Duration) -> bool {
 #[test]
 fn small_calls_stay_on_the_calling_thread() {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
+        .num_threads(2)
         .build_global()
         .expect("global pool");
-    // Occupy the only worker until the end of the test.
-    let (release, blocked) = mpsc::channel::<()>();
+    // Occupy both workers until the end of the test (a one-thread pool would not do: a call
+    // never splits into tasks for a pool of one thread).
     let (started_tx, started) = mpsc::channel::<()>();
-    rayon::spawn(move || {
-        started_tx.send(()).unwrap();
-        let _ = blocked.recv();
-    });
-    started.recv().unwrap();
+    let mut releases = Vec::new();
+    for _ in 0..2 {
+        let (release, blocked) = mpsc::channel::<()>();
+        let started_tx = started_tx.clone();
+        rayon::spawn(move || {
+            started_tx.send(()).unwrap();
+            let _ = blocked.recv();
+        });
+        releases.push(release);
+    }
+    for _ in 0..2 {
+        started.recv().unwrap();
+    }
 
     let small = [
         (Pool2d::max(2).stride(2), TensorDesc::nchw(1, 16, 4, 4)),
@@ -68,6 +76,8 @@ fn small_calls_stay_on_the_calling_thread() {
         !finishes(big, Duration::from_millis(500)),
         "a large call did not enter the rayon pool: the check above proves nothing"
     );
-    // Let the worker go (the large call then finishes in the background).
-    release.send(()).unwrap();
+    // Let the workers go (the large call then finishes in the background).
+    for release in releases {
+        release.send(()).unwrap();
+    }
 }
