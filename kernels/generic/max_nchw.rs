@@ -84,7 +84,9 @@
 //! Such windows never cross a row end, so a plane's row results are one sweep of
 //! deinterleaving loads over the flattened plane (16 results per vector whatever the row
 //! width: VGG's 28×28 planes have 14 outputs a row), and each output row folds its rows of
-//! results (`Direct` rows). The next plane is swept before this one is folded, so the folds'
+//! results (`Direct` rows); when every output row folds two rows (2×2 windows inside the
+//! input) the folds are one tight loop of two loads, a `max` and a store per output row
+//! narrower than `L`, stored whole into the next row's place, which is stored after it. The next plane is swept before this one is folded, so the folds'
 //! unaligned loads never wait on the sweep's stores. A plane whose sweep sees a NaN is swept
 //! again and folded with the exact step. With indices, `Direct` runs instead.
 //!
@@ -776,6 +778,14 @@ unsafe fn flat_job<S: Simd>(
     let half = n.next_multiple_of(l) + l;
     let buf = |p: usize| b.rv.wrapping_add((p % 2) * half);
     let x = |p: usize| src.as_ptr().wrapping_add(p * plane_in);
+    // Output rows that all fold two rows `dh` apart, their first rows `sh` apart (2×2 windows
+    // inside the input): one loop of pair folds (see `two_rows`).
+    let first = g.rows[rows.start].start;
+    let pairs = g.kh == 2
+        && rows.clone().enumerate().all(|(i, oy)| {
+            let r = g.rows[oy];
+            r.count == 2 && r.start == first + i * g.sh
+        });
     let mut pending = None;
     for p in 0..planes {
         // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
@@ -792,6 +802,19 @@ unsafe fn flat_job<S: Simd>(
                 flat_sweep::<S, true>(s, x(p), plane_in, n, buf(p));
             }
             let y = dst.as_mut_ptr().add(p * plane_out);
+            if pairs && !nan {
+                let room = dst.len() - p * plane_out;
+                let swept = n.next_multiple_of(l);
+                two_rows(
+                    s,
+                    buf(p),
+                    (first, g.sh, g.dh),
+                    (ow, rows.len(), swept),
+                    y,
+                    room,
+                );
+                continue;
+            }
             for oy in rows.clone() {
                 let rs = g.rows[oy];
                 let yv = y.add((oy - rows.start) * ow);
@@ -802,6 +825,65 @@ unsafe fn flat_job<S: Simd>(
                     sfold::<S, false, true>(s, buf(p), b.ri, fold, ow, yv, core::ptr::null_mut());
                 } else {
                     sfold::<S, false, false>(s, buf(p), b.ri, fold, ow, yv, core::ptr::null_mut());
+                }
+            }
+        }
+    }
+}
+
+/// [`flat_job`]'s folds of `n` output rows that each fold two rows of results `t` (rows of
+/// `ow` at offsets `(h0 + i·sh)·ow` and `dh·ow` below, fast step), into `y`: one vector per
+/// output row narrower than `L`, stored whole (its lanes past the row land on the next output
+/// row, which is stored after it, or on a later plane's rows) while `room` allows; blocks of
+/// `L` (the last moved back) for wider rows. A row whose loads would reach past the `swept`
+/// results folds through [`sfold`].
+///
+/// # Safety
+/// `t[0 .. swept)` holds the sweep's results and the folded rows lie inside it; `y[0 .. room)`
+/// is writable and `room >= n·ow`.
+#[inline(always)]
+unsafe fn two_rows<S: Simd>(
+    s: S,
+    t: *const f32,
+    (h0, sh, dh): (usize, usize, usize),
+    (ow, n, swept): (usize, usize, usize),
+    y: *mut f32,
+    room: usize,
+) {
+    let l = S::LANES;
+    let below = dh * ow;
+    for i in 0..n {
+        let o = (h0 + i * sh) * ow;
+        let yo = i * ow;
+        // SAFETY: loads read t[o .. o + below + max(ow, L)) inside `swept` (checked, or
+        // sfold reads only its rows' blocks); stores lie in y[yo .. yo + max(ow, L)) inside
+        // `room` (checked; store_n writes ow <= room − yo).
+        unsafe {
+            if o + below + ow.max(l) > swept {
+                let fold = (o, below, 2);
+                sfold::<S, false, false>(
+                    s,
+                    t,
+                    core::ptr::null(),
+                    fold,
+                    ow,
+                    y.add(yo),
+                    core::ptr::null_mut(),
+                );
+            } else if ow < l {
+                let v = s.max(s.load(t.add(o + below)), s.load(t.add(o)));
+                if yo + l <= room {
+                    s.store(y.add(yo), v);
+                } else {
+                    s.store_n(y.add(yo), ow, v);
+                }
+            } else {
+                let mut x = 0;
+                while x < ow {
+                    let c = x.min(ow - l);
+                    let v = s.max(s.load(t.add(o + below + c)), s.load(t.add(o + c)));
+                    s.store(y.add(yo + c), v);
+                    x += l;
                 }
             }
         }
