@@ -68,6 +68,8 @@ use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
 
+/// Groups of output rows ahead of the current one whose input rows [`rows_of`] requests.
+const PF_GROUPS: usize = 2;
 /// Tap access: unit stride.
 const S1: u8 = 1;
 /// Tap access: stride 2 through `load_deinterleave`.
@@ -770,6 +772,17 @@ fn rows_of<S: Simd, const K: u8, const KW: usize, const R: usize>(
         *first = row_taps(g, x_off, oy + r).0;
     }
     let last = first[R - 1] + count.saturating_sub(1) * step;
+    // The input rows the next groups will read, requested ahead (inside `src` only) so that
+    // streaming from DRAM overlaps the work.
+    {
+        let ahead = first[0] + PF_GROUPS * R * g.sh * iw;
+        let end = (ahead + R * g.sh * iw).min(src.len());
+        let mut a = ahead;
+        while a < end {
+            super::prefetch(src.as_ptr().wrapping_add(a));
+            a += 16;
+        }
+    }
     // The R rows' input rows from column c0 + at (row-major offsets).
     let rows_at = |at: isize| -> [*const f32; R] {
         let mut p = [src.as_ptr(); R];
