@@ -84,7 +84,7 @@ pub(crate) fn execute<T: Element>(
             let (planes_per_task, rows_per_task) = if !par {
                 (planes, g.oh)
             } else if plane_work >= 2 * GRAIN && planes < 8 {
-                (1, rows_per_block(g, per_row, budget.div_ceil(planes)))
+                (1, rows_per_block(g, per_row, budget.div_ceil(planes)).0)
             } else {
                 (task_size(planes, plane_work, threads, budget), g.oh)
             };
@@ -141,12 +141,10 @@ pub(crate) fn execute<T: Element>(
             let rows_per_task = if !par {
                 g.oh
             } else {
-                let rows = rows_per_block(g, per_row, budget.div_ceil(s.n));
+                let (rows, halo_bound) = rows_per_block(g, per_row, budget.div_ceil(s.n));
                 // Row blocks that the shared rows of overlapping windows make larger than the
                 // budget asks for repeat those rows' work (a separable pass); when channel
                 // blocks alone give every thread work, the image is not cut into rows.
-                let by_count = g.oh.div_ceil(budget.div_ceil(s.n));
-                let halo_bound = rows > by_count && halo_rows(g) >= rows;
                 if halo_bound && idx.is_none() && s.n * (c / MIN_CHANNEL_BLOCK) >= min_tasks {
                     g.oh
                 } else {
@@ -341,14 +339,16 @@ fn work_per_output(g: &crate::geom::WindowGeom) -> usize {
 
 /// Output rows per row-block task: at least `GRAIN` work, at most `max_blocks` blocks, and
 /// enough rows that the input rows a block shares with its neighbours (windows overlapping
-/// vertically) are at most half of the rows it reads. Algorithms that reduce each input row once for all the windows that use it
+/// vertically) are at most half of the rows it reads; and whether that last bound set the
+/// size. Algorithms that reduce each input row once for all the windows that use it
 /// (separable and van Herk schemes, row rings) repeat that work for the shared rows of every
 /// block, so one-row blocks of a 13×13 window would do the horizontal pass 13 times over.
-fn rows_per_block(g: &crate::geom::WindowGeom, per_row: usize, max_blocks: usize) -> usize {
+fn rows_per_block(g: &crate::geom::WindowGeom, per_row: usize, max_blocks: usize) -> (usize, bool) {
     let by_grain = GRAIN
         .div_ceil(per_row.max(1))
         .max(g.oh.div_ceil(max_blocks.max(1)));
-    balanced(g.oh, by_grain.max(halo_rows(g)))
+    let halo = halo_rows(g);
+    (balanced(g.oh, by_grain.max(halo)), halo > by_grain)
 }
 
 /// The fewest output rows of a row block whose input rows are at most half shared with its

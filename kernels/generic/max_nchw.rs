@@ -85,9 +85,10 @@
 //! deinterleaving loads over the flattened plane (16 results per vector whatever the row
 //! width: VGG's 28×28 planes have 14 outputs a row), and each output row folds its rows of
 //! results (`Direct` rows); when every output row folds two rows (2×2 windows inside the
-//! input) the folds are one tight loop of two loads, a `max` and a store per output row
-//! narrower than `L`, stored whole into the next row's place, which is stored after it. The next plane is swept before this one is folded, so the folds'
-//! unaligned loads never wait on the sweep's stores. A plane whose sweep sees a NaN is swept
+//! input) and is narrower than `L`, the folds are one tight loop of two loads, a `max` and a
+//! store whose lanes past the row land in the next row's place, which is stored after it. The
+//! next plane is swept before this one is folded, so the folds' unaligned loads never wait on
+//! the sweep's stores. A plane whose sweep sees a NaN is swept
 //! again and folded with the exact step. With indices, `Direct` runs instead.
 //!
 //! # The pair scheme (values only: 2×2 stride-2 windows inside the input, rows of at most
@@ -834,9 +835,9 @@ unsafe fn flat_job<S: Simd>(
 /// [`flat_job`]'s folds of `n` output rows that each fold two rows of results `t` (rows of
 /// `ow` at offsets `(h0 + i·sh)·ow` and `dh·ow` below, fast step), into `y`: one vector per
 /// output row narrower than `L`, stored whole (its lanes past the row land on the next output
-/// row, which is stored after it, or on a later plane's rows) while `room` allows; blocks of
-/// `L` (the last moved back) for wider rows. A row whose loads would reach past the `swept`
-/// results folds through [`sfold`].
+/// row, which is stored after it, or on a later plane's rows) while `room` allows. Rows at
+/// least `L` wide, and a row whose loads would reach past the `swept` results, fold through
+/// [`sfold`].
 ///
 /// # Safety
 /// `t[0 .. swept)` holds the sweep's results and the folded rows lie inside it; `y[0 .. room)`
@@ -855,11 +856,11 @@ unsafe fn two_rows<S: Simd>(
     for i in 0..n {
         let o = (h0 + i * sh) * ow;
         let yo = i * ow;
-        // SAFETY: loads read t[o .. o + below + max(ow, L)) inside `swept` (checked, or
-        // sfold reads only its rows' blocks); stores lie in y[yo .. yo + max(ow, L)) inside
-        // `room` (checked; store_n writes ow <= room − yo).
+        // SAFETY: loads read t[o .. o + below + L) inside `swept` (checked; sfold reads only
+        // its rows' blocks); stores lie in y[yo .. yo + L) inside `room` (checked; store_n and
+        // sfold write y[yo .. yo + ow), ow <= room − yo).
         unsafe {
-            if o + below + ow.max(l) > swept {
+            if ow >= l || o + below + l > swept {
                 let fold = (o, below, 2);
                 sfold::<S, false, false>(
                     s,
@@ -870,20 +871,12 @@ unsafe fn two_rows<S: Simd>(
                     y.add(yo),
                     core::ptr::null_mut(),
                 );
-            } else if ow < l {
+            } else {
                 let v = s.max(s.load(t.add(o + below)), s.load(t.add(o)));
                 if yo + l <= room {
                     s.store(y.add(yo), v);
                 } else {
                     s.store_n(y.add(yo), ow, v);
-                }
-            } else {
-                let mut x = 0;
-                while x < ow {
-                    let c = x.min(ow - l);
-                    let v = s.max(s.load(t.add(o + below + c)), s.load(t.add(o + c)));
-                    s.store(y.add(yo + c), v);
-                    x += l;
                 }
             }
         }
