@@ -64,6 +64,7 @@ impl Simd for Avx512 {
     type I = __m512i;
     type M = __mmask16;
     const LANES: usize = 16;
+    const REGS: usize = 32;
 
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> __m512 {

@@ -42,6 +42,7 @@ impl Simd for Neon {
     type I = uint32x4_t;
     type M = uint32x4_t;
     const LANES: usize = 4;
+    const REGS: usize = 32;
 
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> float32x4_t {

@@ -17,6 +17,8 @@ pub trait Simd: Copy {
     type M: Copy;
     /// Lanes per vector.
     const LANES: usize;
+    /// Architectural vector registers (sizes register-blocked loops: 16 unless overridden).
+    const REGS: usize = 16;
 
     /// Loads `LANES` elements from `p` (any alignment).
     ///

@@ -2,8 +2,8 @@
 //! against the scalar reference, bit for bit, over random shapes whose channel counts hit every
 //! tail length up to 2·16 + 1, strided and offset descriptors (the elements between pixels must
 //! stay untouched), every parameter combination, special values (NaN payloads, ±0 ties, ±∞),
-//! stride-1 large windows (the separable path), partitioned runs, and inputs ending at a guard
-//! page.
+//! stride-1 large windows (the strip and separable paths), partitioned runs, and inputs ending
+//! at a guard page.
 
 mod common;
 
@@ -315,7 +315,7 @@ fn adaptive_random() {
     }
 }
 
-/// Stride-1 max with large windows (the separable path): SPPF shapes, asymmetric padding,
+/// Stride-1 max with large windows (the strip and separable paths): SPPF shapes, asymmetric padding,
 /// odd sizes, ties of ±0 everywhere, NaNs, and partitioned runs.
 #[test]
 fn stride1_large_windows() {
@@ -364,6 +364,10 @@ fn stride1_large_windows() {
     // Wide images (several column tiles) and SPPF sizes, partitioned too.
     for (c, h, w, k) in [
         (256, 20, 20, 5),
+        // 5×5 strips: several row bands (tall), bands of few rows (wide), a strip overlap.
+        (20, 90, 22, 5),
+        (9, 50, 200, 5),
+        (33, 7, 6, 5),
         (64, 20, 20, 13),
         (17, 9, 300, 9),
         (33, 40, 40, 3),
@@ -458,10 +462,15 @@ fn describe_names_the_algorithms() {
         let d = TensorDesc::nhwc(1, 64, 20, 20);
         assert_eq!(k(Pool2d::max(3).stride(2).padding(1), d), "nhwc-direct");
         assert_eq!(k(Pool2d::avg(3).stride(1).padding(1), d), "nhwc-direct");
-        assert_eq!(
-            k(Pool2d::max(5).stride(1).padding(2), d),
+        assert_eq!(k(Pool2d::max(5).stride(1).padding(2), d), "nhwc-s1-strip");
+        // Too wide for a band of six scratch rows on 16 lanes: separable.
+        let wide = TensorDesc::nhwc(1, 64, 20, 300);
+        let want = if tier == Tier::Avx512 {
             "nhwc-s1-separable"
-        );
+        } else {
+            "nhwc-s1-strip"
+        };
+        assert_eq!(k(Pool2d::max(5).stride(1).padding(2), wide), want);
         assert_eq!(
             k(Pool2d::max(13).stride(1).padding(6), d),
             "nhwc-s1-separable"

@@ -62,7 +62,7 @@ fn beyond_half_kernel(g: &WindowGeom) -> bool {
 }
 
 /// Window and adaptive pooling, NHWC: runs the direct algorithm and hands the jobs of the
-/// separable one, which needs a 64 KiB stack scratch, back for [`window_nhwc_stack`] (see
+/// strip and separable ones, which need a 64 KiB stack scratch, back for [`window_nhwc_stack`] (see
 /// [`window_nchw`]).
 #[inline(always)]
 pub fn window_nhwc<'a, S: Simd>(
@@ -71,7 +71,7 @@ pub fn window_nhwc<'a, S: Simd>(
     job: NhwcJob<'a, f32>,
 ) -> Option<NhwcJob<'a, f32>> {
     job.check(g);
-    if job.idx.is_none() && nhwc::separable_runs::<S>(g) {
+    if job.idx.is_none() && nhwc::scratch_runs::<S>(g) {
         return Some(job);
     }
     nhwc::run::<S, false>(s, g, job);

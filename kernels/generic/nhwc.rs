@@ -7,7 +7,7 @@
 //! next pixel), and the channel tail of every pixel is read and written with masked
 //! `load_n` / `store_n`, so nothing past a pixel's last channel is touched.
 //!
-//! Two algorithms (`describe` names them):
+//! Three algorithms (`describe` names them):
 //!
 //! * **Direct** (`nhwc-direct`; `nhwc-adaptive` for adaptive pooling, the same code): for each
 //!   output pixel (two adjacent pixels at a time where their windows have the same shape) and
@@ -35,6 +35,11 @@
 //!   narrowest useful tile does not fit (huge kernels), the direct algorithm runs instead.
 //!   See [`separable`] for the exact-order argument and the buffers. With indices, max pooling
 //!   always runs the direct algorithm.
+//! * **Stride-1 5×5 strips** (`nhwc-s1-strip`, max without indices, 5×5 stride-1 undilated
+//!   windows, chosen before the separable algorithm): the rows of a band are copied into the
+//!   stack scratch one channel vector at a time (contiguous pixels, NaN test), then strips of
+//!   output columns walk down the band with the row maxima and the vertical state in registers;
+//!   see [`strip`].
 //!
 //! Every output is computed from its own window only, so results do not depend on where a job's
 //! row range starts.
@@ -46,6 +51,8 @@ use crate::geom::{Reduce, Span, WindowGeom};
 use crate::kernels::NhwcJob;
 use crate::kernels::vector::Simd;
 use crate::reference::NO_INDEX;
+
+mod strip;
 
 /// Channel vectors per block of the direct algorithm (one accumulator register each).
 const BLOCK: usize = 4;
@@ -98,13 +105,15 @@ struct Ctx {
     dw: usize,
 }
 
-/// True when max pooling without indices runs the separable algorithm.
-pub(super) fn separable_runs<S: Simd>(g: &WindowGeom) -> bool {
-    g.reduce == Reduce::Max && separable_tile(g, S::LANES, S::LANES).is_some()
+/// True when max pooling without indices runs an algorithm that needs the stack scratch (the
+/// strip or the separable one).
+pub(super) fn scratch_runs<S: Simd>(g: &WindowGeom) -> bool {
+    g.reduce == Reduce::Max
+        && (strip::fits::<S>(g) || separable_tile(g, S::LANES, S::LANES).is_some())
 }
 
-/// Runs the job (its invariants were asserted by the caller); without `SEP`, never the
-/// separable algorithm (nor its stack scratch): the direct one instead.
+/// Runs the job (its invariants were asserted by the caller); without `SEP`, never the strip
+/// or separable algorithm (nor their stack scratch): the direct one instead.
 #[inline(always)]
 pub(super) fn run<S: Simd, const SEP: bool>(s: S, g: &WindowGeom, job: NhwcJob<'_, f32>) {
     let NhwcJob {
@@ -161,6 +170,13 @@ pub(super) fn run<S: Simd, const SEP: bool>(s: S, g: &WindowGeom, job: NhwcJob<'
         Reduce::Max if has_idx => unsafe {
             direct::<S, MAX_IDX>(s, g, &cx, rows, all_cols, 0, channels)
         },
+        Reduce::Max if SEP && strip::fits::<S>(g) => {
+            let mut scratch = MaybeUninit::<Scratch>::uninit();
+            let buf = scratch.as_mut_ptr().cast::<f32>();
+            // SAFETY: as above; `fits` is the strip algorithm's precondition and `buf` its
+            // `SEP_BUF` f32 of scratch.
+            unsafe { strip::run(s, g, &cx, buf) }
+        }
         Reduce::Max => match separable_tile(g, S::LANES, S::LANES) {
             Some(_) if SEP => {
                 let mut scratch = MaybeUninit::<Scratch>::uninit();
@@ -179,6 +195,8 @@ pub(super) fn run<S: Simd, const SEP: bool>(s: S, g: &WindowGeom, job: NhwcJob<'
 pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     if g.kh == 0 {
         "nhwc-adaptive"
+    } else if strip::fits::<S>(g) {
+        "nhwc-s1-strip"
     } else if separable_tile(g, S::LANES, S::LANES).is_some() {
         "nhwc-s1-separable"
     } else {
