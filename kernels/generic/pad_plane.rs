@@ -146,6 +146,17 @@ unsafe fn copy_in<S: Simd, const NAN: bool>(
                 s.store(dst, v);
                 continue;
             }
+            if iw <= 2 * l {
+                // Two vectors, the second ending at the row's end (overlapping the first):
+                // one compare tests both, no loop.
+                let (a, b) = (s.load(src), s.load(src.add(iw - l)));
+                if NAN {
+                    nan = s.or(nan, s.unord(a, b));
+                }
+                s.store(dst, a);
+                s.store(dst.add(iw - l), b);
+                continue;
+            }
             let mut c = 0;
             while c < iw {
                 let c0 = c.min(iw - l);
@@ -564,7 +575,8 @@ unsafe fn max_sweeps<S: Simd, const KH: usize, const KW: usize>(
 /// column strips of `L` outputs (at `0, L, ..`, the last moved back to end at `ow`; one
 /// partly stored strip when `ow < L`) walk down the rows, each row of horizontal results
 /// loaded once and kept in registers for the `KH` outputs that fold it: one load and `KH − 1`
-/// steps per output vector, no result array, no copy out.
+/// steps per output vector (three for `KH = 5`, from the pair maxima of adjacent rows), no
+/// result array, no copy out.
 ///
 /// # Safety
 /// `hb` holds the horizontal results of every copy row at columns below `max(ow, L)` (`nh`);
@@ -587,13 +599,37 @@ unsafe fn strips<S: Simd, const KH: usize>(
         // output row r, columns c0 .. c0 + min(L, ow).
         unsafe {
             let col = hb.add(c0);
+            let rows = pad.rows.len();
+            if KH == 5 {
+                // Pair maxima instead of a ring of rows: P(t) = f(row t, row t + 1) once per
+                // row, and the output of rows r .. r + 5 is f(f(P(r), P(r + 2)), row r + 4):
+                // three steps per output instead of four.
+                let mut prev = s.load(col);
+                let mut p = [s.splat(NEG); 4];
+                for t in 1..rows + 4 {
+                    let h = s.load(col.add(t * pitch));
+                    p = [p[1], p[2], p[3], s.max(h, prev)];
+                    prev = h;
+                    if t >= 4 {
+                        // p[0] = P(t − 4), p[2] = P(t − 2): output row t − 4.
+                        let acc = s.max(h, s.max(p[2], p[0]));
+                        let at = (t - 4) * ow;
+                        if ow >= l {
+                            s.store(y.add(at + c0), acc);
+                        } else {
+                            s.store_n(y.add(at), ow, acc);
+                        }
+                    }
+                }
+                c += l;
+                continue;
+            }
             // A ring of the last kh rows, slot (row mod kh): the loop over u is unrolled (kh
             // is a constant), so every slot index is too and the ring stays in registers.
             let mut win = [s.splat(NEG); 8];
             for (t, w) in win.iter_mut().enumerate().take(kh - 1) {
                 *w = s.load(col.add(t * pitch));
             }
-            let rows = pad.rows.len();
             let mut r = 0;
             while r < rows {
                 for u in 0..kh {
