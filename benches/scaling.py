@@ -9,14 +9,11 @@ thread, and nnpool / best peer at that thread count (proxy timings and failed ch
 then the geometric mean of nnpool / best peer per thread count.
 """
 import argparse
-import json
 import math
 from collections import defaultdict
 
-
-def rows(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+from chart import PEER_SYSTEMS
+from chart import load as rows
 
 
 def main():
@@ -31,7 +28,7 @@ def main():
             ours[(r["workload"], r["layout"], r["threads"])] = r["median_ns"] / 1e3
     best = defaultdict(lambda: (math.inf, ""))
     for r in rows(a.peers):
-        if r["workload"].startswith("_") or r["system"] == "roofline" or r.get("ok") is not True:
+        if r["workload"].startswith("_") or r["system"] not in PEER_SYSTEMS or not r.get("ok"):
             continue
         k = (r["workload"], r["layout"], r["threads"])
         us = r["median_ns"] / 1e3
