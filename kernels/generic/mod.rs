@@ -114,6 +114,39 @@ pub fn describe_global<S: Simd>(layout: Layout) -> &'static str {
     global::describe::<S>(layout)
 }
 
+/// Maxima of five-row windows going down a column, from pair maxima (max without NaN, the
+/// fast step `f(a, b) = s.max(b, a)`, earlier rows second): each pushed row forms the pair
+/// `P(t − 1) = f(row t − 1, row t)`, and the window ending at row `t` is
+/// `f(f(P(t − 4), P(t − 2)), row t)`: three `max` per window instead of four. [`Rows5::push`]
+/// returns it, valid from the fifth row pushed on (before, rows of −∞ stand in).
+#[derive(Clone, Copy)]
+pub(super) struct Rows5<V> {
+    /// The last row pushed.
+    prev: V,
+    /// `P(t − 4), P(t − 3), P(t − 2), P(t − 1)` after row `t`.
+    pairs: [V; 4],
+}
+
+impl<V: Copy> Rows5<V> {
+    /// No rows yet (`neg` is −∞ in every lane).
+    #[inline(always)]
+    pub(super) fn new(neg: V) -> Self {
+        Self {
+            prev: neg,
+            pairs: [neg; 4],
+        }
+    }
+
+    /// Pushes the next row; returns the maximum of the last five.
+    #[inline(always)]
+    pub(super) fn push<S: Simd<V = V>>(&mut self, s: S, row: V) -> V {
+        let [_, a, b, c] = self.pairs;
+        self.pairs = [a, b, c, s.max(row, self.prev)];
+        self.prev = row;
+        s.max(row, s.max(self.pairs[2], self.pairs[0]))
+    }
+}
+
 /// Requests the cache line holding `p` (a hint: nothing is read, no fault is possible; callers
 /// pass addresses inside the input slice anyway).
 #[inline(always)]

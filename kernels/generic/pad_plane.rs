@@ -601,18 +601,12 @@ unsafe fn strips<S: Simd, const KH: usize>(
             let col = hb.add(c0);
             let rows = pad.rows.len();
             if KH == 5 {
-                // Pair maxima instead of a ring of rows: P(t) = f(row t, row t + 1) once per
-                // row, and the output of rows r .. r + 5 is f(f(P(r), P(r + 2)), row r + 4):
-                // three steps per output instead of four.
-                let mut prev = s.load(col);
-                let mut p = [s.splat(NEG); 4];
-                for t in 1..rows + 4 {
-                    let h = s.load(col.add(t * pitch));
-                    p = [p[1], p[2], p[3], s.max(h, prev)];
-                    prev = h;
+                // Pair maxima instead of a ring of rows (three steps per output, not four).
+                let mut win = super::Rows5::new(s.splat(NEG));
+                for t in 0..rows + 4 {
+                    let acc = win.push(s, s.load(col.add(t * pitch)));
                     if t >= 4 {
-                        // p[0] = P(t − 4), p[2] = P(t − 2): output row t − 4.
-                        let acc = s.max(h, s.max(p[2], p[0]));
+                        // The window of copy rows t − 4 ..= t: output row t − 4.
                         let at = (t - 4) * ow;
                         if ow >= l {
                             s.store(y.add(at + c0), acc);

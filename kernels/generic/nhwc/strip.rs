@@ -32,6 +32,7 @@
 //! rows are −∞ vectors that are never loaded. When `ow` is not a multiple of `W`, the last strip
 //! overlaps the one before it and writes some outputs again with the same bits.
 
+use super::super::Rows5;
 use super::{Ctx, MAX_EXACT, SEP_BUF, direct, ld, st};
 use crate::geom::{Reduce, WindowGeom};
 use crate::kernels::vector::Simd;
@@ -217,10 +218,8 @@ unsafe fn strip<S: Simd, const W: usize, const K: usize, const MASKED: bool>(
     let l = S::LANES;
     let pw = cx.ow + K - 1;
     let neg = s.splat(f32::NEG_INFINITY);
-    // ring[m][i]: pair maximum P of window rows (j − K + 1 + m, j − K + 2 + m), column i,
-    // after window row j.
-    let mut ring = [[neg; 4]; 4];
-    let mut prev = [neg; 4];
+    // The vertical state of each column: pair maxima of the last window rows.
+    let mut win = [Rows5::new(neg); 4];
     for j in 0..rows.len() + K - 1 {
         let hr = v0 + j as isize;
         let mut h = [neg; 4];
@@ -234,24 +233,11 @@ unsafe fn strip<S: Simd, const W: usize, const K: usize, const MASKED: bool>(
             }
             h = row_max::<S, W, K>(s, &xs);
         }
-        for m in 0..K - 2 {
-            ring[m] = ring[m + 1];
-        }
         for i in 0..W {
-            ring[K - 2][i] = s.max(h[i], prev[i]);
-            prev[i] = h[i];
-        }
-        if j + 1 >= K {
-            // Output row whose window ends at window row j.
-            let o = rows.start - cx.r0 + j + 1 - K;
-            for i in 0..W {
-                let mut acc = ring[0][i];
-                let mut m = 2;
-                while m + 1 < K {
-                    acc = s.max(ring[m][i], acc);
-                    m += 2;
-                }
-                acc = s.max(h[i], acc);
+            let acc = win[i].push(s, h[i]);
+            if j + 1 >= K {
+                // Output row whose window ends at window row j.
+                let o = rows.start - cx.r0 + j + 1 - K;
                 // SAFETY: output row o < r1 − r0, column x + i < ow: a pixel of the job,
                 // whose channels c..c + n lie in `dst` (Ctx invariants).
                 unsafe {
