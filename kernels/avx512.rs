@@ -64,6 +64,7 @@ impl Simd for Avx512 {
     type I = __m512i;
     type M = __mmask16;
     const LANES: usize = 16;
+    const MASKED_STEPS: bool = true;
     const REGS: usize = 32;
 
     #[inline(always)]

@@ -19,6 +19,9 @@ pub trait Simd: Copy {
     const LANES: usize;
     /// Architectural vector registers (sizes register-blocked loops: 16 unless overridden).
     const REGS: usize = 16;
+    /// A step under a lane mask (`select(m, max(a, b), b)`) is one instruction (AVX-512's mask
+    /// registers): schemes that mask most of their steps pay off only then.
+    const MASKED_STEPS: bool = false;
 
     /// Loads `LANES` elements from `p` (any alignment).
     ///

@@ -460,7 +460,11 @@ fn padded_plane_scheme() {
             let desc = TensorDesc::nchw(1, planes, shape.h, shape.w);
             let plan = Plan::<f32>::new(&pool.tier(tier), desc).unwrap();
             runs += 1;
-            if plan.kernel().algorithm == "nchw-s1-padded" {
+            // The compact-plane scheme takes the rows-as-wide-as-the-input cases on AVX-512.
+            if matches!(
+                plan.kernel().algorithm,
+                "nchw-s1-padded" | "nchw-s1-compact"
+            ) {
                 padded += 1;
             }
         }
@@ -471,6 +475,81 @@ fn padded_plane_scheme() {
         runs > 0 && 2 * padded >= runs,
         "padded-plane scheme ran {padded} of {runs} vector-tier runs"
     );
+}
+
+/// The compact-plane scheme (stride 1, rows as wide as the input's, values only, tiers with
+/// masked steps): every window of up to 8×5 with each split of its `kw − 1` padding columns
+/// and random top/bottom padding, plane widths below, at and above a vector, ties and signed
+/// zeros (the row-major order decides the sign of a zero maximum), ±∞, a NaN in one plane of
+/// many (redone exactly, the others resume), and row-block jobs of tall planes (parallel).
+#[test]
+fn compact_plane_scheme() {
+    let mut rng = Rng(0xc0_4ac7);
+    let (mut compact, mut runs) = (0, 0);
+    for case in 0..400 {
+        let (kh, kw) = (1 + rng.below(5), 1 + rng.below(8));
+        // Each side at most half the kernel, the two summing to kw − 1 (ow = iw).
+        let pl = (kw - 1 - kw / 2) + rng.below(kw / 2 - (kw - 1 - kw / 2) + 1);
+        let (pt, pb) = (rng.below(kh / 2 + 1), rng.below(kh / 2 + 1));
+        let pool = Pool2d::max((kh, kw))
+            .stride(1)
+            .padding([pt, pl, pb, kw - 1 - pl]);
+        let planes = 1 + rng.below(if case % 5 == 0 { 40 } else { 6 });
+        let (h, w) = (1 + rng.below(30), 1 + rng.below(45));
+        let shape = Shape::new(1, planes, h, w);
+        let Ok(os) = pool.output_shape(shape) else {
+            continue;
+        };
+        assert_eq!(os.w, w, "{pool:?}");
+        let fill = [Fill::Ties, Fill::Specials, Fill::OneNan][case % 3];
+        let per = h * w;
+        let mut x = values(&mut rng, shape.numel().unwrap(), per, fill);
+        if fill == Fill::OneNan {
+            // One NaN in the first, a middle or the last plane only.
+            let keep = [0, planes / 2, planes - 1][rng.below(3)];
+            for (i, v) in x.iter_mut().enumerate() {
+                if v.is_nan() && i / per != keep {
+                    *v = -((i % 3) as f32) * 0.0;
+                }
+            }
+        }
+        check(
+            &format!("case {case} {fill:?}"),
+            pool.sequential(),
+            shape,
+            &x,
+        );
+        for tier in tiers() {
+            let plan = Plan::<f32>::new(&pool.tier(tier), TensorDesc::nchw(1, planes, h, w));
+            runs += 1;
+            compact += usize::from(plan.unwrap().kernel().algorithm == "nchw-s1-compact");
+        }
+    }
+    let masked = tiers().contains(&Tier::Avx512);
+    println!("compact-plane scheme ran in {compact} of {runs} vector-tier runs");
+    assert!(!masked || compact > 0, "the compact-plane scheme never ran");
+    assert!(
+        masked || compact == 0,
+        "compact-plane scheme on a tier without masked steps"
+    );
+    // Taller planes: parallel calls split them into row-block jobs (rows not starting at 0).
+    let threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    for (k, p, h, w) in [
+        (5, 2, 150, 20),
+        (3, 1, 600, 13),
+        (5, 2, 80, 35),
+        (4, 2, 300, 24),
+    ] {
+        let pool = Pool2d::max(k)
+            .stride(1)
+            .padding([p, p, k - 1 - p, k - 1 - p]);
+        let shape = Shape::new(1, 3, h, w);
+        let x = values(&mut rng, shape.numel().unwrap(), h * w, Fill::Ties);
+        threads.install(|| check("tall", pool, shape, &x));
+    }
 }
 
 /// The pair scheme (2×2 stride-2 windows on rows of up to half a vector, values only): all
@@ -554,6 +633,11 @@ fn algorithms() {
     for tier in tiers() {
         for (pool, s, want) in cases {
             let plan = Plan::<f32>::new(&pool.tier(tier), TensorDesc::nchw(1, 1, s, s)).unwrap();
+            // Tiers with masked steps run rows as wide as the input's as flat planes.
+            let want = match want {
+                "nchw-s1-padded" if tier == Tier::Avx512 => "nchw-s1-compact",
+                w => w,
+            };
             assert_eq!(plan.kernel().algorithm, want, "{tier:?} {pool:?}");
         }
     }

@@ -14,6 +14,7 @@ use crate::geom::{Reduce, WindowGeom};
 use crate::tensor::Layout;
 
 mod avg_nchw;
+mod compact;
 mod global;
 mod max_nchw;
 mod nhwc;

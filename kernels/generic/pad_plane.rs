@@ -516,7 +516,7 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
                 ));
             if direct {
                 fold::<S, KW>(s, (xs[p % 2], hb, tb), nh, g.kw, g.dw);
-                strips::<S, KH>(s, g, pad, hb, y.add(p * plane_out));
+                strips::<S, KH>(s, g, (pad.pitch, pad.rows.len()), hb, y.add(p * plane_out));
                 if nan_next {
                     return Some(p + 1);
                 }
@@ -576,22 +576,25 @@ unsafe fn max_sweeps<S: Simd, const KH: usize, const KW: usize>(
 /// partly stored strip when `ow < L`) walk down the rows, each row of horizontal results
 /// loaded once and kept in registers for the `KH` outputs that fold it: one load and `KH − 1`
 /// steps per output vector (three for `KH = 5`, from the pair maxima of adjacent rows), no
-/// result array, no copy out.
+/// result array, no copy out. `hb` holds `rows + KH − 1` rows at `pitch >= ow` (this scheme's
+/// copy pitch, or `ow` for the compact-plane scheme's row arrays); output row `r` folds rows
+/// `r .. r + KH`.
 ///
 /// # Safety
-/// `hb` holds the horizontal results of every copy row at columns below `max(ow, L)` (`nh`);
-/// `y[0 .. rows·ow)` writable.
+/// `hb` holds the horizontal results of rows `0 .. rows + KH − 1` at columns below `max(ow, L)`
+/// (`nh` here; the compact scheme's slack past its last row when `ow < L`); `y[0 .. rows·ow)`
+/// writable.
 #[inline(always)]
-unsafe fn strips<S: Simd, const KH: usize>(
+pub(super) unsafe fn strips<S: Simd, const KH: usize>(
     s: S,
     g: &WindowGeom,
-    pad: &Pad,
+    (pitch, rows): (usize, usize),
     hb: *const f32,
     y: *mut f32,
 ) {
     // KH = 0 is instantiated but never runs (`max` takes strips with KH >= 1 only).
     let kh = KH.clamp(1, 8);
-    let (l, ow, pitch) = (S::LANES, g.ow, pad.pitch);
+    let (l, ow) = (S::LANES, g.ow);
     let mut c = 0;
     while c < ow {
         let c0 = if ow >= l { c.min(ow - l) } else { 0 };
@@ -599,7 +602,6 @@ unsafe fn strips<S: Simd, const KH: usize>(
         // output row r, columns c0 .. c0 + min(L, ow).
         unsafe {
             let col = hb.add(c0);
-            let rows = pad.rows.len();
             if KH == 5 {
                 // Pair maxima instead of a ring of rows (three steps per output, not four).
                 let mut win = super::Rows5::new(s.splat(NEG));

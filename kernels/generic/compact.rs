@@ -1,0 +1,284 @@
+//! The compact-plane scheme (NCHW max pooling without indices: unit strides and dilations,
+//! rows as wide as the input's, `ow = iw`, so left plus right padding is `kw − 1`; planes of
+//! up to a few thousand elements: YOLO's SPPF, 3×3 "same" pooling).
+//!
+//! Rows of 20 or 35 columns leave a third of the lanes of row blocks idle, and a padded copy
+//! (`pad_plane`) costs a copy and sweeps its padding columns. Here a plane is the flat array it
+//! is: a vector holds `L` consecutive flat positions, whatever rows they belong to, and the
+//! output, having the input's row width, is the same flat array.
+//!
+//! * Horizontal: `h[z] = f` over the taps `x[z + d]`, `d = −pl ..= kw − 1 − pl`, loaded in place
+//!   from the input plane. A lane whose tap lies in another row (column `c + d` outside
+//!   `0 .. iw`) skips it: a masked step, the lane columns `c` coming from a table of `z mod iw`
+//!   made once per job. The centre tap comes first, then the left taps going left (each on the
+//!   left of `f`), then the right ones going right (on the right): `f` is associative (see
+//!   `max_nchw`), so this is the row-major fold. Results go to a row array that holds the
+//!   job's padding rows (−∞, written once per job) around them.
+//! * Vertical: the row array has the output's row width, so the padded-plane scheme's column
+//!   strips (`pad_plane::strips`: each row loaded once per strip and kept in registers for
+//!   every output row that folds it) write the output rows directly for windows of 2, 3 or 5
+//!   rows; other heights fold `kh` loads per vector.
+//!
+//! Only tiers whose masked step is one instruction (`Simd::MASKED_STEPS`: AVX-512) take the
+//! scheme; elsewhere a select and a max per tap cost more than the padded copy saves
+//! (AVX2: 1×256×20×20 5×5, 41 µs padded, 47 µs compact).
+//!
+//! The planes are pipelined: plane `p + 1`'s horizontal pass runs before plane `p`'s vertical
+//! one (two row arrays), so the vertical pass's unaligned loads never wait on the stores that
+//! wrote them. Each input vector is tested for NaN once (its centre tap); a plane holding one
+//! is left to the caller to redo exactly.
+
+use core::ops::Range;
+
+use super::pad_plane;
+use crate::geom::WindowGeom;
+use crate::kernels::vector::Simd;
+
+/// Elements of each stack array (two row arrays and the column table); a job whose row array
+/// would not fit runs another scheme.
+pub(super) const BUF: usize = 4096;
+/// Elements of the stack area [`max`] carves its three arrays from.
+pub(super) const AREA: usize = 3 * BUF;
+/// The widest window the scheme takes (taps are unrolled up to it).
+const KMAX: usize = 8;
+
+/// −∞: the padding of max pooling.
+const NEG: f32 = f32::NEG_INFINITY;
+
+/// One job's layout.
+#[derive(Clone, Debug)]
+pub(super) struct Compact {
+    /// The job's output rows.
+    rows: Range<usize>,
+    /// Rows of the row array: output row `rows.start + r` folds rows `r .. r + kh`; row `t`
+    /// holds input row `rows.start + t − pt`.
+    hrows: usize,
+    /// The rows of the row array that are input rows (the others are padding).
+    lo: usize,
+    /// End of those rows.
+    hi: usize,
+}
+
+/// The layout for output rows `rows` of `g`, or `None` when the scheme does not apply.
+pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Compact> {
+    let l = S::LANES;
+    if !S::MASKED_STEPS
+        || g.kh == 0
+        || (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1)
+        || g.ow != g.iw
+        || g.kw > KMAX
+        || g.kh > KMAX
+        || g.pl >= g.kw
+        || g.pt >= g.kh
+        || rows.is_empty()
+        || rows.end > g.oh
+    {
+        return None;
+    }
+    let hrows = rows.len() + g.kh - 1;
+    let lo = g.pt.saturating_sub(rows.start);
+    let hi = hrows.min((g.ih + g.pt).checked_sub(rows.start)?);
+    // Whole vectors in both passes (no plane narrower than a vector), and the row array fits
+    // with a vector of slack (strips of rows narrower than a vector load whole vectors).
+    if hi <= lo
+        || (hi - lo).checked_mul(g.iw)? < l
+        || rows.len().checked_mul(g.iw)? < l
+        || hrows.checked_mul(g.iw)?.checked_add(l)? > BUF
+    {
+        return None;
+    }
+    Some(Compact {
+        rows: rows.clone(),
+        hrows,
+        lo,
+        hi,
+    })
+}
+
+/// The start of the pass's `k`-th vector: `k·L`, the last moved back to end at `n >= L`.
+#[inline(always)]
+fn at(l: usize, n: usize, z: usize) -> usize {
+    z.min(n - l)
+}
+
+/// Max pooling without indices of the job's `planes` planes (output rows `c.rows` of each)
+/// with the fast step. Stops at the first plane holding a NaN and returns its number, the
+/// planes before it done (the caller redoes it exactly and resumes after it); `None` when
+/// every plane is done. `KH`/`KW` fix the window (0: from `g`).
+///
+/// # Safety
+/// `area[0 .. AREA)` is writable and overlaps neither slice.
+#[inline(always)]
+pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
+    s: S,
+    g: &WindowGeom,
+    c: &Compact,
+    (src, dst, planes): (&[f32], &mut [f32], usize),
+    area: *mut f32,
+) -> Option<usize> {
+    let (l, w) = (S::LANES, g.iw);
+    let (plane_in, plane_out) = (g.ih * w, c.rows.len() * w);
+    assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
+    assert!(c.hrows * w + l <= BUF && c.lo < c.hi && c.hi <= c.hrows && c.rows.end <= g.oh);
+    assert!((c.hi - c.lo) * w >= l && plane_out >= l && g.kw <= KMAX && g.kh <= KMAX);
+    assert!(c.hrows == c.rows.len() + g.kh - 1 && g.ow == w && g.pl < g.kw);
+    if planes == 0 {
+        return None;
+    }
+    let at_k = |k: usize| area.wrapping_add(k * BUF);
+    let (hb, ct) = ([at_k(0), at_k(1)], at_k(2));
+    let nh = (c.hi - c.lo) * w;
+    // The column table, and in each row array the padding rows and a vector of slack past
+    // the last row (read, never stored, by strips of rows narrower than a vector): written
+    // once per job; the horizontal pass writes the rest (rows lo .. hi) of every plane.
+    // SAFETY: every array holds BUF >= hrows·w + L >= nh elements (asserted above).
+    unsafe {
+        for t in 0..nh {
+            *ct.add(t) = (t % w) as f32;
+        }
+        for b in hb {
+            for t in (0..c.lo * w).chain(c.hi * w..c.hrows * w + l) {
+                *b.add(t) = NEG;
+            }
+        }
+    }
+    // The input rows the job reads start at row `first` of the plane.
+    let first = c.rows.start + c.lo - g.pt;
+    // SAFETY: plane p's input src[p·plane_in ..][.. plane_in] and output rows
+    // dst[p·plane_out ..][.. plane_out] lie in the slices (asserted above). The horizontal
+    // pass reads the plane's rows first .. first + hi − lo < ih (layout: hi <= ih + pt −
+    // rows.start) and writes rows lo .. hi of a row array (nh positions from lo·w); the
+    // vertical one reads rows 0 .. hrows of it (plus, for strips of rows narrower than L,
+    // the slack) and writes the plane's rows·w outputs.
+    unsafe {
+        let x = |p: usize| src.as_ptr().add(p * plane_in);
+        let y = dst.as_mut_ptr();
+        let hw = |p: usize| hb[p % 2].add(c.lo * w);
+        if horizontal::<S, KW>(s, g, (x(0), plane_in), first * w, nh, ct, hw(0)) {
+            return Some(0);
+        }
+        for p in 0..planes {
+            let nan_next = p + 1 < planes
+                && horizontal::<S, KW>(s, g, (x(p + 1), plane_in), first * w, nh, ct, hw(p + 1));
+            if matches!(KH, 2 | 3 | 5) {
+                let yp = y.add(p * plane_out);
+                pad_plane::strips::<S, KH>(s, g, (w, c.rows.len()), hb[p % 2], yp);
+            } else {
+                vertical::<S, KH>(s, g, hb[p % 2], plane_out, y.add(p * plane_out));
+            }
+            if nan_next {
+                return Some(p + 1);
+            }
+        }
+    }
+    None
+}
+
+/// The horizontal pass over `nh >= L` flat positions of the input plane `x` (of `len`
+/// elements) from position `z0`: `hb[z] = f` over the row's taps of position `z0 + z` (see the
+/// module documentation). Returns true when an input element is NaN.
+///
+/// # Safety
+/// `x[0 .. len)` readable, `z0 + nh <= len`, `z0` a multiple of `iw`; `ct[0 .. nh)` holds
+/// `z mod iw`; `hb[0 .. nh)` writable.
+#[inline(always)]
+unsafe fn horizontal<S: Simd, const KW: usize>(
+    s: S,
+    g: &WindowGeom,
+    (x, len): (*const f32, usize),
+    z0: usize,
+    nh: usize,
+    ct: *const f32,
+    hb: *mut f32,
+) -> bool {
+    let (l, w) = (S::LANES, g.iw);
+    let kw = if KW == 0 { g.kw } else { KW };
+    let (pl, pr) = (g.pl, kw - 1 - g.pl);
+    // Left tap d is in the row where c >= d, i.e. c > d − ½; right tap d where c < w − d.
+    let mut left = [s.splat(0.0); KMAX];
+    let mut right = [s.splat(0.0); KMAX];
+    for d in 1..KMAX {
+        left[d] = s.splat(d as f32 - 0.5);
+        right[d] = s.splat(w as f32 - d as f32 - 0.5);
+    }
+    let mut nan = s.none();
+    let mut k = 0;
+    while k < nh {
+        let z = at(l, nh, k);
+        let q = z0 + z;
+        // SAFETY: ct and hb hold nh >= z + L elements (caller). The taps q + d lie in
+        // x[q − pl .. q + L + pr); in place when that is inside x[0 .. len), else through
+        // clipped loads that read nothing outside it.
+        unsafe {
+            let inside = q >= pl && q + l + pr <= len;
+            let col = s.load(ct.add(z));
+            let mut acc = tap(s, (x, len), inside, q as isize);
+            nan = s.or(nan, s.is_nan(acc));
+            // Unrolled to KMAX − 1 (constant trip counts); d past pl or pr stops.
+            for (d, &lim) in left.iter().enumerate().skip(1) {
+                if d > pl {
+                    break;
+                }
+                // Earlier taps on the left: f(x[q − d], acc) = max(acc, x[q − d]).
+                let t = tap(s, (x, len), inside, q as isize - d as isize);
+                acc = s.select(s.gt(col, lim), s.max(acc, t), acc);
+            }
+            for (d, &lim) in right.iter().enumerate().skip(1) {
+                if d > pr {
+                    break;
+                }
+                let t = tap(s, (x, len), inside, (q + d) as isize);
+                acc = s.select(s.gt(lim, col), s.max(t, acc), acc);
+            }
+            s.store(hb.add(z), acc);
+        }
+        k += l;
+    }
+    s.any(nan)
+}
+
+/// Tap `x[at .. at + L)`: loaded in place when `inside`, else clipped to `x[0 .. len)` (−∞
+/// outside).
+///
+/// # Safety
+/// `x[0 .. len)` readable; with `inside`, `x[at .. at + L)` lies in it.
+#[inline(always)]
+unsafe fn tap<S: Simd>(s: S, (x, len): (*const f32, usize), inside: bool, at: isize) -> S::V {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        if inside {
+            s.load(x.offset(at))
+        } else {
+            s.load_clip(x, len, at, NEG)
+        }
+    }
+}
+
+/// The vertical pass: `y[o] = f` over `hb[o + i·iw]`, `i < kh`, for `o < n` (`n >= L`).
+///
+/// # Safety
+/// `hb[0 .. n + (kh − 1)·iw)` written; `y[0 .. n)` writable.
+#[inline(always)]
+unsafe fn vertical<S: Simd, const KH: usize>(
+    s: S,
+    g: &WindowGeom,
+    hb: *const f32,
+    n: usize,
+    y: *mut f32,
+) {
+    let (l, w) = (S::LANES, g.iw);
+    let kh = if KH == 0 { g.kh } else { KH };
+    let mut k = 0;
+    while k < n {
+        let o = at(l, n, k);
+        // SAFETY: o + (kh − 1)·w + L <= n + (kh − 1)·w (caller).
+        unsafe {
+            let mut acc = s.load(hb.add(o));
+            for i in 1..kh {
+                acc = s.max(s.load(hb.add(o + i * w)), acc);
+            }
+            s.store(y.add(o), acc);
+        }
+        k += l;
+    }
+}
