@@ -49,6 +49,16 @@ fn values(rng: &mut Rng, n: usize, plane: usize, fill: Fill) -> Vec<f32> {
     x
 }
 
+/// Replaces the NaN of every plane (of `per` elements) but plane `keep` by small values and
+/// signed zeros.
+fn nan_in_one_plane(x: &mut [f32], per: usize, keep: usize) {
+    for (i, v) in x.iter_mut().enumerate() {
+        if v.is_nan() && i / per != keep {
+            *v = [0.0, -0.0, 1.0, -2.0, 3.0][i % 5];
+        }
+    }
+}
+
 /// The SIMD tiers to check (the scalar tier is the reference's own loops).
 fn tiers() -> Vec<Tier> {
     Tier::supported()
@@ -506,12 +516,7 @@ fn compact_plane_scheme() {
         let mut x = values(&mut rng, shape.numel().unwrap(), per, fill);
         if fill == Fill::OneNan {
             // One NaN in the first, a middle or the last plane only.
-            let keep = [0, planes / 2, planes - 1][rng.below(3)];
-            for (i, v) in x.iter_mut().enumerate() {
-                if v.is_nan() && i / per != keep {
-                    *v = -((i % 3) as f32) * 0.0;
-                }
-            }
+            nan_in_one_plane(&mut x, per, [0, planes / 2, planes - 1][rng.below(3)]);
         }
         check(
             &format!("case {case} {fill:?}"),
@@ -571,12 +576,7 @@ fn pair_scheme() {
         let mut x = values(&mut rng, shape.numel().unwrap(), per, fill);
         if fill == Fill::OneNan {
             // The NaN in one plane only, so that the other chunks take the fast path.
-            let keep = rng.below(shape.n * planes);
-            for (i, v) in x.iter_mut().enumerate() {
-                if v.is_nan() && i / per != keep {
-                    *v = (i % 5) as f32;
-                }
-            }
+            nan_in_one_plane(&mut x, per, rng.below(shape.n * planes));
         }
         check(
             &format!("case {case} {fill:?}"),

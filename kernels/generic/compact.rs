@@ -95,12 +95,6 @@ pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Com
     })
 }
 
-/// The start of the pass's `k`-th vector: `k·L`, the last moved back to end at `n >= L`.
-#[inline(always)]
-fn at(l: usize, n: usize, z: usize) -> usize {
-    z.min(n - l)
-}
-
 /// Max pooling without indices of the job's `planes` planes (output rows `c.rows` of each)
 /// with the fast step. Stops at the first plane holding a NaN and returns its number, the
 /// planes before it done (the caller redoes it exactly and resumes after it); `None` when
@@ -164,7 +158,8 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
                 let yp = y.add(p * plane_out);
                 pad_plane::strips::<S, KH>(s, g, (w, c.rows.len()), hb[p % 2], yp);
             } else {
-                vertical::<S, KH>(s, g, hb[p % 2], plane_out, y.add(p * plane_out));
+                // Other heights: y[o] = f over hb[o + i·w], i < kh (kh loads per vector).
+                pad_plane::taps::<S>(s, hb[p % 2], y.add(p * plane_out), plane_out, g.kh, w);
             }
             if nan_next {
                 return Some(p + 1);
@@ -204,7 +199,7 @@ unsafe fn horizontal<S: Simd, const KW: usize>(
     let mut nan = s.none();
     let mut k = 0;
     while k < nh {
-        let z = at(l, nh, k);
+        let z = pad_plane::at(l, nh, k);
         let q = z0 + z;
         // SAFETY: ct and hb hold nh >= z + L elements (caller). The taps q + d lie in
         // x[q − pl .. q + L + pr); in place when that is inside x[0 .. len), else through
@@ -251,34 +246,5 @@ unsafe fn tap<S: Simd>(s: S, (x, len): (*const f32, usize), inside: bool, at: is
         } else {
             s.load_clip(x, len, at, NEG)
         }
-    }
-}
-
-/// The vertical pass: `y[o] = f` over `hb[o + i·iw]`, `i < kh`, for `o < n` (`n >= L`).
-///
-/// # Safety
-/// `hb[0 .. n + (kh − 1)·iw)` written; `y[0 .. n)` writable.
-#[inline(always)]
-unsafe fn vertical<S: Simd, const KH: usize>(
-    s: S,
-    g: &WindowGeom,
-    hb: *const f32,
-    n: usize,
-    y: *mut f32,
-) {
-    let (l, w) = (S::LANES, g.iw);
-    let kh = if KH == 0 { g.kh } else { KH };
-    let mut k = 0;
-    while k < n {
-        let o = at(l, n, k);
-        // SAFETY: o + (kh − 1)·w + L <= n + (kh − 1)·w (caller).
-        unsafe {
-            let mut acc = s.load(hb.add(o));
-            for i in 1..kh {
-                acc = s.max(s.load(hb.add(o + i * w)), acc);
-            }
-            s.store(y.add(o), acc);
-        }
-        k += l;
     }
 }

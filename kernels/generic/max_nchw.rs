@@ -467,52 +467,29 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
     }
     let whole = chunk_of(cfg, g.iw, S::LANES, 0, g.ow);
     let (r_lo, _) = rows_read(g, &rows);
-    if !IDX
-        && pad_fits(g, cfg)
-        && let Some(cp) = compact::layout::<S>(g, &rows)
-    {
+    // The flat plane schemes (values only): compact where it runs, else padded.
+    let flat = match () {
+        _ if IDX || !pad_fits(g, cfg) => None,
+        _ => compact::layout::<S>(g, &rows)
+            .map(FlatPlane::Compact)
+            .or_else(|| pad_plane::layout::<S>(g, &rows).map(FlatPlane::Padded)),
+    };
+    if let Some(flat) = flat {
         let mut p = 0;
         while p < planes {
             let job = (&src[p * plane_in..], &mut dst[p * plane_out..], planes - p);
-            // SAFETY: b.rv is the f32 area of FBUF >= compact::AREA elements (asserted in
-            // run), a stack array apart from the slices.
+            // SAFETY: b.rv is the f32 area of FBUF >= compact::AREA, pad_plane::MAX_AREA
+            // elements (asserted in run), a stack array apart from the slices.
             let nan = unsafe {
-                match g.kh {
-                    2 => compact::max::<S, 2, KW>(s, g, &cp, job, b.rv),
-                    3 => compact::max::<S, 3, KW>(s, g, &cp, job, b.rv),
-                    5 => compact::max::<S, 5, KW>(s, g, &cp, job, b.rv),
-                    _ => compact::max::<S, 0, KW>(s, g, &cp, job, b.rv),
-                }
-            };
-            let Some(k) = nan else { break };
-            // Plane p + k holds a NaN: the exact scheme redoes it.
-            p += k;
-            // SAFETY: plane p's input and output rows lie inside the slices (asserted above).
-            unsafe {
-                let x = src.as_ptr().add(p * plane_in);
-                let y = dst.as_mut_ptr().add(p * plane_out);
-                let xa = (x, src.len() - p * plane_in);
-                plane_general::<S, KW, false>(s, g, cfg, &whole, xa, rows.clone(), y, null(), b);
-            }
-            p += 1;
-        }
-        return;
-    }
-    if !IDX
-        && pad_fits(g, cfg)
-        && let Some(pad) = pad_plane::layout::<S>(g, &rows)
-    {
-        let mut p = 0;
-        while p < planes {
-            let job = (&src[p * plane_in..], &mut dst[p * plane_out..], planes - p);
-            // SAFETY: b.rv is the f32 area of FBUF >= MAX_AREA elements (asserted in run),
-            // a stack array apart from the slices.
-            let nan = unsafe {
-                match g.kh {
-                    2 => pad_plane::max::<S, 2, KW>(s, g, &pad, job, b.rv),
-                    3 => pad_plane::max::<S, 3, KW>(s, g, &pad, job, b.rv),
-                    5 => pad_plane::max::<S, 5, KW>(s, g, &pad, job, b.rv),
-                    _ => pad_plane::max::<S, 0, KW>(s, g, &pad, job, b.rv),
+                match (&flat, g.kh) {
+                    (FlatPlane::Compact(c), 2) => compact::max::<S, 2, KW>(s, g, c, job, b.rv),
+                    (FlatPlane::Compact(c), 3) => compact::max::<S, 3, KW>(s, g, c, job, b.rv),
+                    (FlatPlane::Compact(c), 5) => compact::max::<S, 5, KW>(s, g, c, job, b.rv),
+                    (FlatPlane::Compact(c), _) => compact::max::<S, 0, KW>(s, g, c, job, b.rv),
+                    (FlatPlane::Padded(d), 2) => pad_plane::max::<S, 2, KW>(s, g, d, job, b.rv),
+                    (FlatPlane::Padded(d), 3) => pad_plane::max::<S, 3, KW>(s, g, d, job, b.rv),
+                    (FlatPlane::Padded(d), 5) => pad_plane::max::<S, 5, KW>(s, g, d, job, b.rv),
+                    (FlatPlane::Padded(d), _) => pad_plane::max::<S, 0, KW>(s, g, d, job, b.rv),
                 }
             };
             let Some(k) = nan else { break };
@@ -580,6 +557,13 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
             plane_general::<S, KW, IDX>(s, g, cfg, &whole, xa, rows.clone(), y, yi, b);
         }
     }
+}
+
+/// A flat plane scheme's layout for one job (values only, stride 1, see `compact` and
+/// `pad_plane`).
+enum FlatPlane {
+    Compact(compact::Compact),
+    Padded(pad_plane::Pad),
 }
 
 /// The padded-plane scheme may run (values only; see `pad_plane`): stride 1 with windows lower

@@ -88,7 +88,7 @@ pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Pad
 /// The start of the sweep's `k`-th vector: `k·L`, the last moved back to end at `n` (or 0 when
 /// fewer than `L` positions are swept: its lanes past `n` are computed and dropped).
 #[inline(always)]
-fn at(l: usize, n: usize, z: usize) -> usize {
+pub(super) fn at(l: usize, n: usize, z: usize) -> usize {
     if n >= l { z.min(n - l) } else { 0 }
 }
 
@@ -732,7 +732,14 @@ unsafe fn pair<S: Simd>(s: S, src: *const f32, out: *mut f32, n: usize, w: usize
 /// # Safety
 /// As [`fold`] (`out` only).
 #[inline(always)]
-unsafe fn taps<S: Simd>(s: S, src: *const f32, out: *mut f32, n: usize, k: usize, step: usize) {
+pub(super) unsafe fn taps<S: Simd>(
+    s: S,
+    src: *const f32,
+    out: *mut f32,
+    n: usize,
+    k: usize,
+    step: usize,
+) {
     let l = S::LANES;
     let mut z = 0;
     while z + 2 * l <= n {
