@@ -12,6 +12,9 @@
 //!   zero-padded copy), every divisor mode, tall windows, row-block jobs, NaN.
 //! * The padded-plane scheme (stride 1 on small planes): random windows, dilations, paddings
 //!   per side, ceil mode, divisor modes and plane sizes.
+//! * The compact-plane scheme (AVX-512, stride-1 windows keeping the row width): every window
+//!   up to 8×8 and split of its padding, every divisor mode, NaN and infinities, row-block
+//!   jobs of tall planes.
 //! * proptest over random windows, paddings and values.
 
 mod common;
@@ -240,16 +243,92 @@ fn padded_plane_scheme() {
         for &tier in tiers() {
             let plan = nnpool::Plan::<f32>::new(&pool.tier(tier), desc(shape, Layout::Nchw));
             runs += usize::from(tier != nnpool::Tier::Scalar);
-            if plan.unwrap().kernel().algorithm == "avg-nchw-s1-padded" {
+            // The compact-plane scheme takes the "same" windows on AVX-512.
+            let algorithm = plan.unwrap().kernel().algorithm;
+            if ["avg-nchw-s1-padded", "avg-nchw-s1-compact"].contains(&algorithm) {
                 padded += 1;
             }
         }
     }
-    // The scheme must have run: every case fits it on every vector tier.
+    // The scheme must have run: every case fits it (or the compact one) on every vector tier.
     assert!(
         runs > 0 && padded == runs,
         "padded-plane scheme ran {padded} of {runs} vector-tier runs"
     );
+}
+
+#[test]
+fn compact_plane_scheme() {
+    // Stride-1 windows whose output rows keep the input's width (left + right padding =
+    // kw − 1) run on AVX-512 as the compact-plane scheme: the plane as a flat array, taps as
+    // lane shifts of rolling row vectors, clipped loads in the first and last rows and the
+    // last vector. Every window up to 8×8 with each split of its padding columns, random
+    // top and bottom padding, widths below, at and above a vector, one to 40 planes, every
+    // divisor mode, values from every class (±0, ±∞, NaN); then tall planes on a 4-thread
+    // pool (row-block jobs whose rows do not start at 0).
+    let mut rng = Rng(0xc0a7_9a11);
+    let (mut compact, mut runs) = (0, 0);
+    for case in 0..400 {
+        let (kh, kw) = (1 + rng.below(8), 1 + rng.below(8));
+        let pl = (kw - 1 - kw / 2) + rng.below(kw / 2 - (kw - 1 - kw / 2) + 1);
+        let (pt, pb) = (rng.below(kh / 2 + 1), rng.below(kh / 2 + 1));
+        let planes = 1 + rng.below(if case % 5 == 0 { 40 } else { 6 });
+        let shape = Shape::new(1, planes, 1 + rng.below(30), 1 + rng.below(45));
+        let mut pool = Pool2d::avg((kh, kw))
+            .stride(1)
+            .padding([pt, pl, pb, kw - 1 - pl])
+            .count_include_pad(rng.below(2) == 0);
+        if rng.below(4) == 0 {
+            pool = pool.divisor_override(1 + rng.below(20) as u32);
+        }
+        let Ok(os) = pool.output_shape(shape) else {
+            continue;
+        };
+        assert_eq!(os.w, shape.w, "{}", label(&pool));
+        let kind = rng.below(4);
+        let x: Vec<f32> = (0..shape.numel().unwrap())
+            .map(|_| match kind {
+                0 => dividend(&mut rng, 9),
+                1 => [0.0, -0.0, 1.0, -1.0][rng.below(4)],
+                2 => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.5][rng.below(4)],
+                _ => (rng.below(2001) as f32 - 1000.0) / 64.0,
+            })
+            .collect();
+        let ctx = format!("case {case}: {} {shape}", label(&pool));
+        check_tiers_vs_reference(&ctx, &pool, shape, Layout::Nchw, &x);
+        for &tier in tiers() {
+            let plan = nnpool::Plan::<f32>::new(&pool.tier(tier), desc(shape, Layout::Nchw));
+            runs += 1;
+            compact += usize::from(plan.unwrap().kernel().algorithm == "avg-nchw-s1-compact");
+        }
+    }
+    println!("compact-plane scheme ran in {compact} of {runs} tier runs");
+    let masked = tiers().contains(&nnpool::Tier::Avx512);
+    assert!(!masked || compact > 0, "the compact-plane scheme never ran");
+    assert!(
+        masked || compact == 0,
+        "compact-plane scheme without masked steps"
+    );
+    let threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    for (k, p, h, w) in [
+        (5, 2, 150, 20),
+        (3, 1, 600, 13),
+        (5, 2, 80, 35),
+        (4, 2, 300, 24),
+    ] {
+        let pool = Pool2d::avg(k)
+            .stride(1)
+            .padding([p, p, k - 1 - p, k - 1 - p])
+            .count_include_pad(false);
+        let shape = Shape::new(1, 3, h, w);
+        let x: Vec<f32> = (0..shape.numel().unwrap())
+            .map(|_| (rng.below(2001) as f32 - 1000.0) / 64.0)
+            .collect();
+        threads.install(|| check_tiers_vs_reference("tall", &pool, shape, Layout::Nchw, &x));
+    }
 }
 
 /// A config with `cases` cases unless `PROPTEST_CASES` says otherwise.

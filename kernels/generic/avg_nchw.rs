@@ -32,6 +32,11 @@
 //! Each group requests the input rows of the group two ahead (software prefetch: DenseNet's
 //! 1×128×56×56 2×2 average, streaming 1.6 MB, 56 -> 49 µs on one thread).
 //!
+//! Compact-plane scheme (`avg-nchw-s1-compact`, see `compact`; tiers with one-instruction
+//! masked steps, AVX-512): unit strides and dilations with output rows as wide as the input
+//! rows (`ow == iw`: Inception's 3×3 "same" average) on planes of up to `compact::BUF`
+//! outputs take precedence over everything below: the plane as a flat array, no copy.
+//!
 //! Padded-plane scheme (`avg-nchw-s1-padded`, see `pad_plane`): unit strides on planes (or
 //! row blocks) whose padded copy fits a stack array of `pad_plane::BUF` elements (Inception's
 //! 35×35, 17×17) take precedence over everything below: one padded copy per plane, flat
@@ -65,7 +70,7 @@
 
 use core::ops::Range;
 
-use super::pad_plane;
+use super::{compact, pad_plane};
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
@@ -269,6 +274,7 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     match cols_of(g) {
         None => "avg-nchw-adaptive-gather",
         Some(c) => match access(&c) {
+            S1 if compact::avg_layout::<S>(g, &(0..g.oh)).is_some() => "avg-nchw-s1-compact",
             S1 if pad_plane::layout::<S>(g, &(0..g.oh)).is_some() => "avg-nchw-s1-padded",
             S1 => "avg-nchw-s1",
             S2 => "avg-nchw-s2-deinterleave",
@@ -362,6 +368,15 @@ fn window<S: Simd, const K: u8, const KW: usize>(
     c: &Cols,
     (src, dst, planes, rows): (&[f32], &mut [f32], usize, Range<usize>),
 ) {
+    if K == S1
+        && let Some(out) = compact::avg_layout::<S>(g, &rows)
+    {
+        return match (g.kh, g.kw, g.pt, g.pl) {
+            (3, 3, 1, 1) => compact::avg::<S, 3, 3>(s, g, out, (src, dst, planes)),
+            (5, 5, 2, 2) => compact::avg::<S, 5, 5>(s, g, out, (src, dst, planes)),
+            _ => compact::avg::<S, 0, 0>(s, g, out, (src, dst, planes)),
+        };
+    }
     if K == S1
         && let Some(pad) = pad_plane::layout::<S>(g, &rows)
     {
