@@ -56,6 +56,19 @@ fn dividend(rng: &mut Rng, d: u32) -> f32 {
 }
 
 /// Divisors: every one up to 256, then large overrides (some not exact in f32).
+/// `n` values of one kind: dividends probing the division by 9, ±0 and ±1, sixty-fourths
+/// between −16 and 16, or NaN, ±∞ and a finite value.
+fn mixed(rng: &mut Rng, n: usize, kind: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| match kind {
+            0 => dividend(rng, 9),
+            1 => [0.0, -0.0, 1.0, -1.0][rng.below(4)],
+            2 => (rng.below(2001) as f32 - 1000.0) / 64.0,
+            _ => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.5][rng.below(4)],
+        })
+        .collect()
+}
+
 fn divisors() -> Vec<u32> {
     let mut d: Vec<u32> = (1..=256).collect();
     d.extend([
@@ -143,13 +156,7 @@ fn flat_scheme_shapes() {
                 let h = 1 + rng.below(20);
                 let shape = Shape::new(1, 1 + rng.below(4), h, w);
                 let kind = rng.below(3);
-                let x: Vec<f32> = (0..shape.numel().unwrap())
-                    .map(|_| match kind {
-                        0 => dividend(&mut rng, 9),
-                        1 => [0.0, -0.0, 1.0, -1.0][rng.below(4)],
-                        _ => (rng.below(2001) as f32 - 1000.0) / 64.0,
-                    })
-                    .collect();
+                let x = mixed(&mut rng, shape.numel().unwrap(), kind);
                 let mut pool = Pool2d::avg((kh, kw))
                     .stride(1)
                     .padding((ph, pw))
@@ -231,13 +238,7 @@ fn padded_plane_scheme() {
             continue;
         }
         let kind = rng.below(3);
-        let x: Vec<f32> = (0..shape.numel().unwrap())
-            .map(|_| match kind {
-                0 => dividend(&mut rng, 9),
-                1 => [0.0, -0.0, 1.0, -1.0][rng.below(4)],
-                _ => (rng.below(2001) as f32 - 1000.0) / 64.0,
-            })
-            .collect();
+        let x = mixed(&mut rng, shape.numel().unwrap(), kind);
         let ctx = format!("case {case}: {} {shape}", label(&pool));
         check_tiers_vs_reference(&ctx, &pool, shape, Layout::Nchw, &x);
         for &tier in tiers() {
@@ -286,14 +287,7 @@ fn compact_plane_scheme() {
         };
         assert_eq!(os.w, shape.w, "{}", label(&pool));
         let kind = rng.below(4);
-        let x: Vec<f32> = (0..shape.numel().unwrap())
-            .map(|_| match kind {
-                0 => dividend(&mut rng, 9),
-                1 => [0.0, -0.0, 1.0, -1.0][rng.below(4)],
-                2 => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.5][rng.below(4)],
-                _ => (rng.below(2001) as f32 - 1000.0) / 64.0,
-            })
-            .collect();
+        let x = mixed(&mut rng, shape.numel().unwrap(), kind);
         let ctx = format!("case {case}: {} {shape}", label(&pool));
         check_tiers_vs_reference(&ctx, &pool, shape, Layout::Nchw, &x);
         for &tier in tiers() {

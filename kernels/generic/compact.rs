@@ -67,20 +67,26 @@ pub(super) struct Compact {
     hi: usize,
 }
 
+/// Whether the scheme takes output rows `rows` of `g` on this tier, sizes aside: masked steps,
+/// unit strides and dilations, rows as wide as the input's, windows of up to `KMAX` (and at
+/// most a vector) per side with padding inside them.
+fn takes<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> bool {
+    S::MASKED_STEPS
+        && g.kh != 0
+        && (g.sh, g.sw, g.dh, g.dw) == (1, 1, 1, 1)
+        && g.ow == g.iw
+        && g.kw <= KMAX.min(S::LANES)
+        && g.kh <= KMAX
+        && g.pl < g.kw
+        && g.pt < g.kh
+        && !rows.is_empty()
+        && rows.end <= g.oh
+}
+
 /// The layout for output rows `rows` of `g`, or `None` when the scheme does not apply.
 pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Compact> {
     let l = S::LANES;
-    if !S::MASKED_STEPS
-        || g.kh == 0
-        || (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1)
-        || g.ow != g.iw
-        || g.kw > KMAX
-        || g.kh > KMAX
-        || g.pl >= g.kw
-        || g.pt >= g.kh
-        || rows.is_empty()
-        || rows.end > g.oh
-    {
+    if !takes::<S>(g, rows) {
         return None;
     }
     let hrows = rows.len() + g.kh - 1;
@@ -261,17 +267,7 @@ unsafe fn tap<S: Simd>(s: S, (x, len): (*const f32, usize), inside: bool, at: is
 /// scheme computes for output rows `rows` of `g`, or `None` when it does not apply (see
 /// [`avg`]).
 pub(super) fn avg_layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Range<usize>> {
-    if !S::MASKED_STEPS
-        || g.kh == 0
-        || (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1)
-        || g.ow != g.iw
-        || g.kw > KMAX.min(S::LANES)
-        || g.kh > KMAX
-        || g.pl >= g.kw
-        || g.pt >= g.kh
-        || rows.is_empty()
-        || rows.end > g.oh
-    {
+    if !takes::<S>(g, rows) {
         return None;
     }
     let n = rows.len().checked_mul(g.iw)?;
