@@ -288,14 +288,15 @@ struct AvgTables([MaybeUninit<f32>; 2 * BUF]);
 /// A vector holds `L` consecutive output positions `z` (whatever rows they cross; the last
 /// vector moved back to end at `out.end`, recomputing a few outputs identically). Tap
 /// `(i, j)` of position `z` is the input element at the same flat offset
-/// `z + (i − pt)·iw + j − pl` for every lane, loaded in place (clipped to the plane, +0.0
-/// outside it, in the first and last rows' vectors). A lane whose tap column `c + j − pl`
-/// (`c = z mod iw`, from a table made once per job) lies outside its row takes +0.0 instead
-/// (one zero-masked load on AVX-512); a tap row outside the plane is outside the plane's flat
-/// range and reads +0.0 from the clipped load. Every lane adds its `kh·kw` taps from +0.0 in
+/// `z + (i − pt)·iw + j − pl` for every lane. Each window row's input vectors are loaded once,
+/// as the next of three rolling vectors, and its `kw` taps are lane shifts of them (see
+/// [`roll`]); in the first and last rows' vectors the loads are clipped to the plane (+0.0
+/// outside it): a tap row outside the plane is outside its flat range. A lane whose tap column
+/// `c + j − pl` (`c = z mod iw`, from a table made once per job) lies outside its row skips
+/// the tap (one masked add on AVX-512). Every lane adds its `kh·kw` taps from +0.0 in
 /// row-major order and divides once by its divisor (row factor times column factor, or the
-/// override, from a second table), exactly as the reference: the +0.0 of padding taps is an
-/// identity (see `avg_nchw`). A 35×35 plane is 77 vectors where column strips take 105.
+/// override, from a second table), exactly as the reference. A 35×35 plane is 77 vectors
+/// where column strips take 105.
 /// `KH`/`KW` fix the window (0: from `g`).
 #[inline(always)]
 pub(super) fn avg<S: Simd, const KH: usize, const KW: usize>(
