@@ -303,16 +303,8 @@ fn compact_plane_scheme() {
         masked || compact == 0,
         "compact-plane scheme without masked steps"
     );
-    let threads = rayon::ThreadPoolBuilder::new()
-        .num_threads(4)
-        .build()
-        .unwrap();
-    for (k, p, h, w) in [
-        (5, 2, 150, 20),
-        (3, 1, 600, 13),
-        (5, 2, 80, 35),
-        (4, 2, 300, 24),
-    ] {
+    let threads = four_threads();
+    for (k, p, h, w) in TALL_SAME {
         let pool = Pool2d::avg(k)
             .stride(1)
             .padding([p, p, k - 1 - p, k - 1 - p])

@@ -7,6 +7,7 @@
 mod common;
 
 use common::Xorshift as Rng;
+use common::{TALL_SAME, four_threads};
 use nnpool::{Parallelism, Plan, Pool2d, SameMode, Shape, TensorDesc, Tier, reference};
 
 /// A small deterministic generator (xorshift64*).
@@ -538,16 +539,8 @@ fn compact_plane_scheme() {
         "compact-plane scheme on a tier without masked steps"
     );
     // Taller planes: parallel calls split them into row-block jobs (rows not starting at 0).
-    let threads = rayon::ThreadPoolBuilder::new()
-        .num_threads(4)
-        .build()
-        .unwrap();
-    for (k, p, h, w) in [
-        (5, 2, 150, 20),
-        (3, 1, 600, 13),
-        (5, 2, 80, 35),
-        (4, 2, 300, 24),
-    ] {
+    let threads = four_threads();
+    for (k, p, h, w) in TALL_SAME {
         let pool = Pool2d::max(k)
             .stride(1)
             .padding([p, p, k - 1 - p, k - 1 - p]);

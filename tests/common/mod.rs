@@ -549,3 +549,21 @@ impl Xorshift {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
     }
 }
+
+/// Tall planes for stride-1 windows that keep the row width, `(k, top/left padding, h, w)`
+/// (bottom/right padding `k − 1 − p`): on [`four_threads`] the parallel driver cuts them into
+/// row-block jobs whose rows do not start at 0.
+pub const TALL_SAME: [(usize, usize, usize, usize); 4] = [
+    (5, 2, 150, 20),
+    (3, 1, 600, 13),
+    (5, 2, 80, 35),
+    (4, 2, 300, 24),
+];
+
+/// A rayon pool of four threads.
+pub fn four_threads() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap()
+}
