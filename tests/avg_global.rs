@@ -340,14 +340,13 @@ fn describe_names_the_algorithms() {
             "avg-nchw-s1-padded"
         };
         assert_eq!(info.algorithm, same);
-        assert_eq!(
-            k(Pool2d::avg(2), nchw).algorithm,
-            "avg-nchw-s2-deinterleave"
-        );
+        assert_eq!(k(Pool2d::avg(2), nchw).algorithm, "avg-nchw-s2-pair-rows");
+        let wide = k(Pool2d::avg(4).stride(2), nchw).algorithm;
+        assert_eq!(wide, "avg-nchw-s2-deinterleave");
         assert_eq!(k(Pool2d::avg(3), nchw).algorithm, "avg-nchw-gather");
         let even = TensorDesc::nchw(1, 2, 34, 34);
         let s2 = k(Pool2d::adaptive_avg(17), even).algorithm;
-        assert_eq!(s2, "avg-nchw-s2-deinterleave");
+        assert_eq!(s2, "avg-nchw-s2-pair-rows");
         let adaptive = k(Pool2d::adaptive_avg(6), nchw).algorithm;
         assert_eq!(adaptive, "avg-nchw-adaptive-gather");
         assert_eq!(k(Pool2d::global_avg(), nchw).algorithm, "global-nchw-16acc");

@@ -15,6 +15,9 @@
 //! * The compact-plane scheme (AVX-512, stride-1 windows keeping the row width): every window
 //!   up to 8×8 and split of its padding, every divisor mode, NaN and infinities, row-block
 //!   jobs of tall planes.
+//! * The column-pair scheme (2-wide stride-2 windows without left padding: DenseNet's 2×2
+//!   average): random heights, strides, dilations, paddings, ceil mode, widths around the
+//!   lane counts, divisor modes (powers of two), equal-bin adaptive averages, row-block jobs.
 //! * proptest over random windows, paddings and values.
 
 mod common;
@@ -313,6 +316,71 @@ fn compact_plane_scheme() {
         let x: Vec<f32> = (0..shape.numel().unwrap())
             .map(|_| (rng.below(2001) as f32 - 1000.0) / 64.0)
             .collect();
+        threads.install(|| check_tiers_vs_reference("tall", &pool, shape, Layout::Nchw, &x));
+    }
+}
+
+#[test]
+fn pair_rows_scheme() {
+    // Windows two columns wide at stride 2 without left padding, every window inside its row
+    // (DenseNet's 2×2 stride-2 average), run as the column-pair scheme on every vector tier:
+    // one deinterleaving load per input row and block. Random heights, vertical strides,
+    // dilations and top/bottom padding (rows of 0, 1 or all window rows), right padding
+    // (eligible only where no window reaches it), ceil mode, widths below, at and above a
+    // vector (narrow rows read past their end), one to 40 planes, every divisor mode
+    // (powers of two multiply), values of every class; equal-bin adaptive averages; then
+    // tall planes on a 4-thread pool (row-block jobs whose rows do not start at 0).
+    let mut rng = Rng(0x9a1e_5c0d);
+    let (mut pairs, mut runs) = (0, 0);
+    let mut cases: Vec<(Pool2d, Shape)> = Vec::new();
+    for case in 0..400 {
+        let kh = 1 + rng.below(4);
+        let (sh, dh) = (1 + rng.below(3), 1 + rng.below(2));
+        let (pt, pb) = (rng.below(kh / 2 + 1), rng.below(kh / 2 + 1));
+        let planes = 1 + rng.below(if case % 5 == 0 { 40 } else { 6 });
+        let shape = Shape::new(1, planes, 1 + rng.below(30), 1 + rng.below(70));
+        let mut pool = Pool2d::avg((kh, 2))
+            .stride((sh, 2))
+            .dilation((dh, 1))
+            .padding([pt, 0, pb, rng.below(2)])
+            .ceil_mode(rng.below(2) == 0)
+            .count_include_pad(rng.below(2) == 0);
+        match rng.below(4) {
+            0 => pool = pool.divisor_override(1 + rng.below(20) as u32),
+            1 => pool = pool.divisor_override(1 << rng.below(8)),
+            _ => {}
+        }
+        cases.push((pool, shape));
+    }
+    for _ in 0..40 {
+        let (oh, ow) = (1 + rng.below(12), 1 + rng.below(30));
+        let shape = Shape::new(1, 1 + rng.below(8), oh + rng.below(20), 2 * ow);
+        cases.push((Pool2d::adaptive_avg((oh, ow)), shape));
+    }
+    for (case, (pool, shape)) in cases.iter().enumerate() {
+        if pool.output_shape(*shape).is_err() {
+            continue;
+        }
+        let kind = rng.below(4);
+        let x = mixed(&mut rng, shape.numel().unwrap(), kind);
+        let ctx = format!("case {case}: {} {shape}", label(pool));
+        check_tiers_vs_reference(&ctx, pool, *shape, Layout::Nchw, &x);
+        for &tier in tiers() {
+            let plan = nnpool::Plan::<f32>::new(&pool.tier(tier), desc(*shape, Layout::Nchw));
+            runs += usize::from(tier != nnpool::Tier::Scalar);
+            pairs += usize::from(plan.unwrap().kernel().algorithm == "avg-nchw-s2-pair-rows");
+        }
+    }
+    println!("column-pair scheme ran in {pairs} of {runs} vector-tier runs");
+    assert!(
+        pairs > runs / 4,
+        "the column-pair scheme ran in {pairs} of {runs} runs"
+    );
+    let threads = four_threads();
+    for (h, w) in [(120, 56), (97, 28), (64, 9)] {
+        let pool = Pool2d::avg(2).stride(2);
+        let shape = Shape::new(1, 2, h, w);
+        let x = mixed(&mut rng, shape.numel().unwrap(), 2);
         threads.install(|| check_tiers_vs_reference("tall", &pool, shape, Layout::Nchw, &x));
     }
 }
