@@ -602,6 +602,73 @@ fn pair_scheme() {
     }
 }
 
+/// The column-pair scheme (windows two columns wide at stride 2 without left padding, every
+/// window inside its row; values only): random heights, vertical strides, dilations, top and
+/// bottom padding, right padding (eligible only where no window reaches it), ceil mode,
+/// widths below, at and above a vector (narrow rows read past their end), one to 40 planes;
+/// ties, specials and one NaN per plane (a run that sees a NaN is redone with the exact
+/// step), equal-bin adaptive max; then tall planes in row-block jobs on a 4-thread pool.
+#[test]
+fn pair_rows_scheme() {
+    let mut rng = Rng(0x9a1e_5c0e);
+    let (mut ran, mut runs) = (0, 0);
+    for case in 0..300 {
+        let kh = 1 + rng.below(4);
+        let (sh, dh) = (1 + rng.below(3), 1 + rng.below(2));
+        let (pt, pb) = (rng.below(kh / 2 + 1), rng.below(kh / 2 + 1));
+        let planes = 1 + rng.below(if case % 5 == 0 { 40 } else { 6 });
+        let shape = Shape::new(1, planes, 1 + rng.below(30), 1 + rng.below(70));
+        let pool = if case % 10 == 9 {
+            let ow = 1 + rng.below(35);
+            let shape = Shape::new(1, planes, shape.h, 2 * ow);
+            (Pool2d::adaptive_max((1 + rng.below(shape.h), ow)), shape)
+        } else {
+            let pool = Pool2d::max((kh, 2))
+                .stride((sh, 2))
+                .dilation((dh, 1))
+                .padding([pt, 0, pb, rng.below(2)])
+                .ceil_mode(rng.below(2) == 0);
+            (pool, shape)
+        };
+        let (pool, shape) = pool;
+        if pool.output_shape(shape).is_err() {
+            continue;
+        }
+        let fill = [Fill::Ties, Fill::Specials, Fill::OneNan][case % 3];
+        let per = shape.h * shape.w;
+        let mut x = values(&mut rng, shape.numel().unwrap(), per, fill);
+        if fill == Fill::OneNan {
+            // The NaN in one plane only, so that the other runs take the fast step.
+            nan_in_one_plane(&mut x, per, rng.below(planes));
+        }
+        check(
+            &format!("case {case} {fill:?}"),
+            pool.sequential(),
+            shape,
+            &x,
+        );
+        for tier in tiers() {
+            let plan = Plan::<f32>::new(
+                &pool.tier(tier),
+                TensorDesc::nchw(1, planes, shape.h, shape.w),
+            );
+            runs += 1;
+            ran += usize::from(plan.unwrap().kernel().algorithm == "nchw-s2-pair-rows");
+        }
+    }
+    println!("column-pair scheme ran in {ran} of {runs} vector-tier runs");
+    assert!(
+        ran > runs / 4,
+        "the column-pair scheme ran in {ran} of {runs} runs"
+    );
+    let threads = four_threads();
+    for (h, w) in [(120, 56), (97, 28), (64, 19)] {
+        let shape = Shape::new(1, 2, h, w);
+        let x = values(&mut rng, shape.numel().unwrap(), h * w, Fill::OneNan);
+        threads.install(|| check("tall", Pool2d::max(2).stride(2), shape, &x));
+    }
+}
+
 /// The algorithm names `describe` reports for the key geometries.
 #[test]
 fn algorithms() {
@@ -612,8 +679,9 @@ fn algorithms() {
             111,
             "nchw-s2-deinterleave",
         ),
-        (Pool2d::max(2).stride(2), 224, "nchw-s2-shift"),
-        (Pool2d::max(2).stride(2), 28, "nchw-s2-deinterleave"),
+        (Pool2d::max(2).stride(2), 224, "nchw-s2-pair-rows"),
+        (Pool2d::max(2).stride(2), 28, "nchw-s2-pair-rows"),
+        (Pool2d::max(4).stride(2), 28, "nchw-s2-deinterleave"),
         (Pool2d::max(2).stride(2), 4, "nchw-s2-pairs"),
         (Pool2d::max(3).stride(1).padding(1), 20, "nchw-s1-padded"),
         (Pool2d::max(5).stride(1).padding(2), 20, "nchw-s1-padded"),

@@ -33,12 +33,10 @@
 //! Each group requests the input rows of the group two ahead (software prefetch: DenseNet's
 //! 1×128×56×56 2×2 average, streaming 1.6 MB, 56 -> 49 µs on one thread).
 //!
-//! Column-pair scheme (`avg-nchw-s2-pair-rows`, see [`pair_rows`]): windows two columns wide
-//! at stride 2 without left padding, every window inside its row (DenseNet's 2×2 stride-2
-//! transition average, equal-bin adaptive averages halving the width), take precedence over
-//! everything below: one deinterleaving load per input row and block, rows alike in a run
-//! with no bookkeeping between them. The general row code above spent twice the time on the
-//! same loads and additions (1×128×56×56 on one thread, AVX-512: 84 -> 31 µs).
+//! Column-pair scheme (`avg-nchw-s2-pair-rows`, see `pair_rows`, run from `window_nchw`):
+//! windows two columns wide at stride 2 without left padding, every window inside its row
+//! (DenseNet's 2×2 stride-2 transition average, equal-bin adaptive averages halving the
+//! width), take precedence over everything below.
 //!
 //! Compact-plane scheme (`avg-nchw-s1-compact`, see `compact`; tiers with one-instruction
 //! masked steps, AVX-512): unit strides and dilations with output rows as wide as the input
@@ -78,7 +76,7 @@
 
 use core::ops::Range;
 
-use super::{compact, pad_plane};
+use super::{compact, pad_plane, pair_rows};
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
@@ -285,7 +283,7 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
             S1 if compact::avg_layout::<S>(g, &(0..g.oh)).is_some() => "avg-nchw-s1-compact",
             S1 if pad_plane::layout::<S>(g, &(0..g.oh)).is_some() => "avg-nchw-s1-padded",
             S1 => "avg-nchw-s1",
-            S2 if pair_rows_fit(g, &c) => "avg-nchw-s2-pair-rows",
+            S2 if pair_rows::fits(g) => "avg-nchw-s2-pair-rows",
             S2 => "avg-nchw-s2-deinterleave",
             _ => "avg-nchw-gather",
         },
@@ -377,9 +375,6 @@ fn window<S: Simd, const K: u8, const KW: usize>(
     c: &Cols,
     (src, dst, planes, rows): (&[f32], &mut [f32], usize, Range<usize>),
 ) {
-    if K == S2 && KW == 2 && pair_rows_fit(g, c) {
-        return pair_rows(s, g, (src, dst, planes, rows));
-    }
     if K == S1
         && let Some(out) = compact::avg_layout::<S>(g, &rows)
     {
@@ -452,167 +447,6 @@ fn window<S: Simd, const K: u8, const KW: usize>(
             row_span::<S, K, KW>(&job, p, rows.clone(), dst, &mut state);
         }
     }
-}
-
-/// Whether the column-pair scheme runs the geometry: windows two columns wide at stride 2
-/// with no left padding, every output column's window inside the input row.
-fn pair_rows_fit(g: &WindowGeom, c: &Cols) -> bool {
-    (c.kw, c.sw, c.dw, c.pl) == (2, 2, 1, 0)
-        && g.ow > 0
-        && 2 * g.ow <= g.iw
-        && c.interior == (0..g.ow)
-}
-
-/// Column-pair scheme (`avg-nchw-s2-pair-rows`, see [`pair_rows_fit`]: DenseNet's 2×2
-/// stride-2 transition average): output row by output row, block by block of `LANES` columns,
-/// each in-bounds input row of the window one deinterleaving load (tap 0 in the even
-/// elements, tap 1 in the odd ones) added in the reference order. Consecutive output rows with
-/// the same number of input rows, the same divisor and input rows `sh` apart run as one loop
-/// with nothing but two pointers to advance (the whole plane for DenseNet's windows); a
-/// divisor that is a power of two is a multiplication by its reciprocal (exact). The last
-/// block of a row at least `LANES` wide moves left to end at the row's end; a narrower row is
-/// one block whose loads reach past the row (inside `src`, else through a copy of the row's
-/// columns) and whose extra lanes are not stored.
-#[inline(always)]
-fn pair_rows<S: Simd>(
-    s: S,
-    g: &WindowGeom,
-    (src, dst, planes, rows): (&[f32], &mut [f32], usize, Range<usize>),
-) {
-    let (ow, nr) = (g.ow, rows.len());
-    // The bounds every pointer below relies on (NchwJob::check asserted them as well).
-    assert!(2 * ow <= g.iw && rows.end <= g.oh && g.rows.len() == g.oh);
-    assert!(src.len() >= planes * g.ih * g.iw && dst.len() >= planes * nr * ow);
-    for p in 0..planes {
-        let x_off = p * g.ih * g.iw;
-        let mut oy = rows.start;
-        while oy < rows.end {
-            // The run of rows oy..end like oy.
-            let r0 = g.rows[oy];
-            let mut end = oy + 1;
-            while end < rows.end {
-                let r = g.rows[end];
-                let like =
-                    (r.count, r.div, r.start) == (r0.count, r0.div, r0.start + (end - oy) * g.sh);
-                if !like {
-                    break;
-                }
-                end += 1;
-            }
-            let (first, step, count) = row_taps(g, x_off, oy);
-            let run = PairRun {
-                first,
-                step,
-                count,
-                d: divisor(g, oy, 0) as f32,
-                rows: end - oy,
-                out: (p * nr + oy - rows.start) * ow,
-            };
-            match count {
-                2 => pair_run::<S, 2>(s, g, src, dst, &run),
-                _ => pair_run::<S, 0>(s, g, src, dst, &run),
-            }
-            oy = end;
-        }
-    }
-}
-
-/// A run of output rows of [`pair_rows`]: the input offset of the first row's first input
-/// row, the distance between its input rows and their number, the divisor, the number of
-/// output rows (their input rows `sh` rows apart), the output offset of the first.
-struct PairRun {
-    first: usize,
-    step: usize,
-    count: usize,
-    d: f32,
-    rows: usize,
-    out: usize,
-}
-
-/// The rows of a [`PairRun`]; `N` is its count of input rows when a compile-time constant
-/// (the loads unroll), else 0.
-#[inline(always)]
-fn pair_run<S: Simd, const N: usize>(
-    s: S,
-    g: &WindowGeom,
-    src: &[f32],
-    dst: &mut [f32],
-    r: &PairRun,
-) {
-    let (l, ow) = (S::LANES, g.ow);
-    let n = if N == 0 { r.count } else { N };
-    // A divisor 2^e: v / d and v · 2^−e round the same exact value.
-    let pow2 = r.d.to_bits() & 0x007f_ffff == 0;
-    let dv = (pow2, s.splat(r.d), s.splat(1.0 / r.d));
-    let y = &mut dst[r.out..r.out + r.rows * ow];
-    let row_in = g.sh * g.iw;
-    // The input offset past the last input row of the run.
-    let last = r.first + (r.rows - 1) * row_in + n.saturating_sub(1) * r.step;
-    assert!(n == 0 || last + 2 * ow <= src.len());
-    for k in 0..r.rows {
-        let first = r.first + k * row_in;
-        let yk = &mut y[k * ow..][..ow];
-        if n == 0 {
-            // Windows entirely in the padding: nothing to read (their row offset is
-            // meaningless), the average of an empty sum.
-            let v = pair_scale(s, s.splat(0.0), dv);
-            for at in (0..ow).step_by(l) {
-                store(s, &mut yk[at..(at + l).min(ow)], v);
-            }
-            continue;
-        }
-        if ow < l {
-            let v = if first + (n - 1) * r.step + 2 * l <= src.len() {
-                // SAFETY: every input row's 2·LANES elements lie inside src (checked).
-                unsafe { pair_block::<S, N>(s, src.as_ptr().add(first), r) }
-            } else {
-                let mut acc = s.splat(0.0);
-                for i in 0..n {
-                    let row = &src[first + i * r.step..][..2 * ow];
-                    // SAFETY: row holds 2·ow < 2·LANES elements.
-                    let (e, o) = unsafe { s.load_deinterleave_n(row.as_ptr(), 2 * ow, 0.0) };
-                    acc = s.add(s.add(acc, e), o);
-                }
-                acc
-            };
-            store(s, yk, pair_scale(s, v, dv));
-            continue;
-        }
-        let mut ox0 = 0;
-        while ox0 < ow {
-            let at = ox0.min(ow - l);
-            // SAFETY: columns 2·at .. 2·at + 2·LANES <= 2·ow <= iw of every input row of
-            // the window, which lies in the plane (planner invariant) and so inside src
-            // (asserted by the caller); at + LANES <= ow.
-            unsafe {
-                let v = pair_block::<S, N>(s, src.as_ptr().add(first + 2 * at), r);
-                s.store(yk.as_mut_ptr().add(at), pair_scale(s, v, dv));
-            }
-            ox0 += l;
-        }
-    }
-}
-
-/// The sum of one block of a [`PairRun`] whose first tap is at `p`, in the reference order.
-///
-/// # Safety
-/// `p + i·step .. + 2·LANES` readable for `i < count`.
-#[inline(always)]
-unsafe fn pair_block<S: Simd, const N: usize>(s: S, p: *const f32, r: &PairRun) -> S::V {
-    let n = if N == 0 { r.count } else { N };
-    let mut acc = s.splat(0.0);
-    for i in 0..n {
-        // SAFETY: as the caller guarantees.
-        let (e, o) = unsafe { s.load_deinterleave(p.add(i * r.step)) };
-        acc = s.add(s.add(acc, e), o);
-    }
-    acc
-}
-
-/// `v` divided by the divisor `(pow2, d, 1/d)`: a multiplication when `d` is a power of two.
-#[inline(always)]
-fn pair_scale<S: Simd>(s: S, v: S::V, (pow2, d, inv): (bool, S::V, S::V)) -> S::V {
-    if pow2 { s.mul(v, inv) } else { s.div(v, d) }
 }
 
 /// What [`row_span`] needs besides the output: the token, the geometry, the column geometry,
@@ -1053,7 +887,7 @@ fn rows_of<S: Simd, const K: u8, const KW: usize, const R: usize>(
             };
         }
         for (r, acc) in acc.iter().enumerate() {
-            store(s, &mut y[r * ow + ox0..][..n], s.div(*acc, b.div));
+            super::store_part(s, &mut y[r * ow + ox0..][..n], s.div(*acc, b.div));
         }
     }
     // Everything else, row by row: unprepared border blocks and unreadable direct ones.
@@ -1086,7 +920,7 @@ fn rows_of<S: Simd, const K: u8, const KW: usize, const R: usize>(
             }
             // SAFETY: the divisors hold 16 >= LANES elements.
             let div = unsafe { s.load(lane_divisors(g, oy + r, (ox0, n)).as_ptr()) };
-            store(s, y, s.div(acc[0], div));
+            super::store_part(s, y, s.div(acc[0], div));
         }
     }
     R
@@ -1098,19 +932,6 @@ fn divisor(g: &WindowGeom, oy: usize, ox: usize) -> usize {
     match g.divisor_override {
         Some(d) => d as usize,
         None => g.rows[oy].div * g.cols[ox].div,
-    }
-}
-
-/// Stores the first `out.len() <= LANES` lanes of `v`.
-#[inline(always)]
-fn store<S: Simd>(s: S, out: &mut [f32], v: S::V) {
-    if out.len() == S::LANES {
-        // SAFETY: out holds LANES elements.
-        unsafe { s.store(out.as_mut_ptr(), v) }
-    } else {
-        assert!(out.len() < S::LANES);
-        // SAFETY: out holds out.len() elements.
-        unsafe { s.store_n(out.as_mut_ptr(), out.len(), v) }
     }
 }
 
@@ -1177,7 +998,7 @@ fn adaptive_gather<S: Simd>(
                 // SAFETY: the divisors hold 16 >= LANES elements.
                 let d = unsafe { s.load(lane_divisors(g, oy, (ox0, n)).as_ptr()) };
                 let v = s.div(acc, d);
-                store(s, &mut y[ox0..ox0 + n], v);
+                super::store_part(s, &mut y[ox0..ox0 + n], v);
             }
         }
     }

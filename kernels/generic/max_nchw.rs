@@ -348,6 +348,7 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     }
     match (c.h, c.v) {
         _ if pair_fits(g, S::LANES) => "nchw-s2-pairs",
+        _ if super::pair_rows::fits(g) => "nchw-s2-pair-rows",
         (Horiz::Gather, _) => "nchw-strided",
         (Horiz::S2, _) if !flat_fits(g, &c, S::LANES) && shift_fits(g, &c, S::LANES) => {
             "nchw-s2-shift"

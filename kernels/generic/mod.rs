@@ -19,6 +19,7 @@ mod global;
 mod max_nchw;
 mod nhwc;
 mod pad_plane;
+mod pair_rows;
 
 /// Window and adaptive pooling, NCHW: runs the jobs that need no large stack area and hands
 /// the others back for [`window_nchw_stack`].
@@ -42,6 +43,10 @@ pub fn window_nchw<'a, S: Simd>(
         Reduce::Max if job.idx.is_none() && max_nchw::pair_fits(g, S::LANES) => {
             max_nchw::pair_job(s, g, job)
         }
+        Reduce::Max if job.idx.is_none() && pair_rows::fits(g) => {
+            pair_rows::job::<S, pair_rows::MaxFast>(s, g, job)
+        }
+        Reduce::Avg if pair_rows::fits(g) => pair_rows::job::<S, pair_rows::Avg<S::V>>(s, g, job),
         _ => return Some(job),
     }
     None
@@ -113,6 +118,19 @@ pub fn describe<S: Simd>(g: &WindowGeom, layout: Layout) -> &'static str {
 /// The algorithm [`global_nchw`] / [`global_nhwc`] run.
 pub fn describe_global<S: Simd>(layout: Layout) -> &'static str {
     global::describe::<S>(layout)
+}
+
+/// Stores the first `out.len() <= LANES` lanes of `v`.
+#[inline(always)]
+pub(super) fn store_part<S: Simd>(s: S, out: &mut [f32], v: S::V) {
+    if out.len() == S::LANES {
+        // SAFETY: out holds LANES elements.
+        unsafe { s.store(out.as_mut_ptr(), v) }
+    } else {
+        assert!(out.len() < S::LANES);
+        // SAFETY: out holds out.len() elements.
+        unsafe { s.store_n(out.as_mut_ptr(), out.len(), v) }
+    }
 }
 
 /// Maxima of five-row windows going down a column, from pair maxima (max without NaN, the
