@@ -450,6 +450,60 @@ fn channel_blocks_of_one_image_match() {
     }
 }
 
+/// The shared-column scheme (AVX-512: unit horizontal stride and dilation, adjacent outputs
+/// reading each input column once): random windows up to 6×6, vertical strides and
+/// dilations, padding per side, ceil mode, averages in every divisor mode and max (values and
+/// indices, NaN groups redone exactly), channel counts around one and four vectors, strided
+/// and offset pixels, sequential and parallel runs.
+#[test]
+fn shared_column_scheme() {
+    let mut rng = Rng(0x4e48_5743_0007);
+    let (mut shared, mut runs) = (0, 0);
+    for case in 0..300 {
+        let (kh, kw) = (rng.range(1, 6), rng.range(1, 6));
+        let (sh, dh) = (rng.range(1, 3), rng.range(1, 2));
+        let pads = [
+            rng.range(0, kh / 2),
+            rng.range(0, kw / 2),
+            rng.range(0, kh / 2),
+            rng.range(0, kw / 2),
+        ];
+        let kind = rng.below(3); // 0 avg, 1 max, 2 max + indices
+        let mut pool = if kind == 0 {
+            let mut p = Pool2d::avg((kh, kw)).count_include_pad(rng.chance(50));
+            if rng.chance(20) {
+                p = p.divisor_override(rng.range(1, 30) as u32);
+            }
+            p
+        } else {
+            Pool2d::max((kh, kw))
+        };
+        pool = pool
+            .stride((sh, 1))
+            .dilation((dh, 1))
+            .padding(pads)
+            .ceil_mode(rng.chance(30));
+        let c = [1, 15, 16, 17, 63, 64, 65, 80, 129, 200][rng.below(10)];
+        let (h, w) = (rng.range(1, 14), rng.range(1, 20));
+        let Some((desc, odesc)) = descs(&mut rng, &pool, 1, c, h, w) else {
+            continue;
+        };
+        let extra = 2 * usize::from(!desc.is_dense());
+        let x = values(&mut rng, desc.min_len().unwrap() + extra, kind == 0);
+        let what = format!("case {case}");
+        check(&pool, desc, odesc, &x, kind == 2, case % 4 == 0, &what);
+        for tier in tiers() {
+            let plan = Plan::<f32>::with_output(&pool.tier(tier), desc, odesc).unwrap();
+            runs += 1;
+            shared += usize::from(plan.kernel().algorithm == "nhwc-s1-shared");
+        }
+    }
+    println!("shared-column scheme named in {shared} of {runs} tier runs");
+    let wide = tiers().contains(&Tier::Avx512);
+    assert!(!wide || shared > runs / 8, "{shared} of {runs}");
+    assert!(wide || shared == 0, "{shared} of {runs} without AVX-512");
+}
+
 #[test]
 fn describe_names_the_algorithms() {
     for tier in tiers() {
@@ -461,7 +515,14 @@ fn describe_names_the_algorithms() {
         };
         let d = TensorDesc::nhwc(1, 64, 20, 20);
         assert_eq!(k(Pool2d::max(3).stride(2).padding(1), d), "nhwc-direct");
-        assert_eq!(k(Pool2d::avg(3).stride(1).padding(1), d), "nhwc-direct");
+        // Stride-1 windows share input columns between adjacent outputs on AVX-512.
+        let s1 = if tier == Tier::Avx512 {
+            "nhwc-s1-shared"
+        } else {
+            "nhwc-direct"
+        };
+        assert_eq!(k(Pool2d::avg(3).stride(1).padding(1), d), s1);
+        assert_eq!(k(Pool2d::avg(3).stride(2).padding(1), d), "nhwc-direct");
         assert_eq!(k(Pool2d::max(5).stride(1).padding(2), d), "nhwc-s1-strip");
         // Too wide for a band of six scratch rows on 16 lanes: separable.
         let wide = TensorDesc::nhwc(1, 64, 20, 300);
@@ -478,11 +539,7 @@ fn describe_names_the_algorithms() {
         assert_eq!(k(Pool2d::adaptive_max(6), d), "nhwc-adaptive");
         // 3×3 stride 1: separable on 4-lane tiers only.
         let four = matches!(tier, Tier::Portable | Tier::Sse2 | Tier::Neon);
-        let want = if four {
-            "nhwc-s1-separable"
-        } else {
-            "nhwc-direct"
-        };
+        let want = if four { "nhwc-s1-separable" } else { s1 };
         assert_eq!(k(Pool2d::max(3).stride(1).padding(1), d), want);
     }
 }
