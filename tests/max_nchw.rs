@@ -690,6 +690,7 @@ fn algorithms() {
         (Pool2d::max(3).stride(3), 30, "nchw-strided"),
         (Pool2d::max(3).stride(2).dilation(2), 30, "nchw-strided"),
         (Pool2d::adaptive_max(7), 30, "nchw-adaptive"),
+        (Pool2d::adaptive_max(15), 30, "nchw-s2-pair-rows"),
     ];
     for tier in tiers() {
         for (pool, s, want) in cases {

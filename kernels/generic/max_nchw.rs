@@ -343,12 +343,14 @@ fn dbl_plan(l: usize, n: usize, kw: usize) -> (usize, usize, [usize; 16]) {
 /// The algorithm [`run`] picks for `g`.
 pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
     let c = choose::<S>(g);
+    if super::pair_rows::fits(g) && !pair_fits(g, S::LANES) {
+        return "nchw-s2-pair-rows"; // adaptive pooling halving the width included
+    }
     if g.kh == 0 {
         return "nchw-adaptive";
     }
     match (c.h, c.v) {
         _ if pair_fits(g, S::LANES) => "nchw-s2-pairs",
-        _ if super::pair_rows::fits(g) => "nchw-s2-pair-rows",
         (Horiz::Gather, _) => "nchw-strided",
         (Horiz::S2, _) if !flat_fits(g, &c, S::LANES) && shift_fits(g, &c, S::LANES) => {
             "nchw-s2-shift"
