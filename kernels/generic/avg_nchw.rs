@@ -30,8 +30,9 @@
 //! For speed, windows of 2 or 3 columns have their tap loop unrolled at compile time (and the
 //! row loop too when a row has all `kh` rows), and four output rows with the same number of
 //! input rows and divisor factor run together, their four chains of additions interleaved.
-//! Each group requests the input rows of the group two ahead (software prefetch: DenseNet's
-//! 1×128×56×56 2×2 average, streaming 1.6 MB, 56 -> 49 µs on one thread).
+//! Each group requests the input rows of the group two ahead (software prefetch: measured on
+//! DenseNet's 1×128×56×56 2×2 average, streaming 1.6 MB, 56 -> 49 µs on one thread, before
+//! that geometry moved to the column-pair scheme).
 //!
 //! Column-pair scheme (`avg-nchw-s2-pair-rows`, see `pair_rows`, run from `window_nchw`):
 //! windows two columns wide at stride 2 without left padding, every window inside its row
