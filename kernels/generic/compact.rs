@@ -7,17 +7,20 @@
 //! is: a vector holds `L` consecutive flat positions, whatever rows they belong to, and the
 //! output, having the input's row width, is the same flat array.
 //!
-//! * Horizontal: `h[z] = f` over the taps `x[z + d]`, `d = −pl ..= kw − 1 − pl`, loaded in place
-//!   from the input plane. A lane whose tap lies in another row (column `c + d` outside
-//!   `0 .. iw`) skips it: a masked step, the lane columns `c` coming from a table of `z mod iw`
-//!   made once per job. The centre tap comes first, then the left taps going left (each on the
-//!   left of `f`), then the right ones going right (on the right): `f` is associative (see
-//!   `max_nchw`), so this is the row-major fold. Results go to a row array that holds the
-//!   job's padding rows (−∞, written once per job) around them.
+//! * Horizontal: `h[z] = f` over the taps `x[z + d]`, `d = −pl ..= kw − 1 − pl`: each input
+//!   vector is loaded once, as the next of three rolling vectors `[prev, cur, next]`, and the
+//!   taps are lane shifts of them (`Simd::permute2`, as in [`avg`]; `kw` unaligned loads per
+//!   vector mostly cross a cache line, and such a load costs two: the pass took 60% of the
+//!   scheme's time on YOLO's SPPF that way). A lane whose tap lies in another row (column
+//!   `c + d` outside `0 .. iw`) skips it: a masked step, the lane columns `c` coming from a
+//!   table of `z mod iw` made once per job. The centre tap comes first, then the left taps
+//!   going left (each on the left of `f`), then the right ones going right (on the right): `f`
+//!   is associative (see `max_nchw`), so this is the row-major fold. Results go to a row array
+//!   that holds the job's padding rows (−∞, written once per job) around them.
 //! * Vertical: the row array has the output's row width, so the padded-plane scheme's column
 //!   strips (`pad_plane::strips`: each row loaded once per strip and kept in registers for
 //!   every output row that folds it) write the output rows directly for windows of 2, 3 or 5
-//!   rows; other heights fold `kh` loads per vector.
+//!   rows; other heights (up to 16, as the widths) fold `kh` loads per vector.
 //!
 //! Only tiers whose masked step is one instruction (`Simd::MASKED_STEPS`: AVX-512) take the
 //! scheme; elsewhere a select and a max per tap cost more than the padded copy saves
@@ -47,8 +50,11 @@ use crate::kernels::vector::Simd;
 pub(super) const BUF: usize = 4096;
 /// Elements of the stack area [`max`] carves its three arrays from.
 pub(super) const AREA: usize = 3 * BUF;
-/// The widest window the scheme takes (taps are unrolled up to it).
+/// The widest window the average scheme takes (taps are unrolled up to it).
 const KMAX: usize = 8;
+/// The widest window the max scheme takes (horizontal taps unrolled up to it; the vertical
+/// pass folds any height).
+const KMAX_MAX: usize = 16;
 
 /// −∞: the padding of max pooling.
 const NEG: f32 = f32::NEG_INFINITY;
@@ -68,15 +74,15 @@ pub(super) struct Compact {
 }
 
 /// Whether the scheme takes output rows `rows` of `g` on this tier, sizes aside: masked steps,
-/// unit strides and dilations, rows as wide as the input's, windows of up to `KMAX` (and at
+/// unit strides and dilations, rows as wide as the input's, windows of up to `kmax` (and at
 /// most a vector) per side with padding inside them.
-fn takes<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> bool {
+fn takes<S: Simd>(g: &WindowGeom, rows: &Range<usize>, kmax: usize) -> bool {
     S::MASKED_STEPS
         && g.kh != 0
         && (g.sh, g.sw, g.dh, g.dw) == (1, 1, 1, 1)
         && g.ow == g.iw
-        && g.kw <= KMAX.min(S::LANES)
-        && g.kh <= KMAX
+        && g.kw <= kmax.min(S::LANES)
+        && g.kh <= kmax
         && g.pl < g.kw
         && g.pt < g.kh
         && !rows.is_empty()
@@ -86,7 +92,7 @@ fn takes<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> bool {
 /// The layout for output rows `rows` of `g`, or `None` when the scheme does not apply.
 pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Compact> {
     let l = S::LANES;
-    if !takes::<S>(g, rows) {
+    if !takes::<S>(g, rows, KMAX_MAX) {
         return None;
     }
     let hrows = rows.len() + g.kh - 1;
@@ -128,7 +134,7 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
     let (plane_in, plane_out) = (g.ih * w, c.rows.len() * w);
     assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
     assert!(c.hrows * w + l <= BUF && c.lo < c.hi && c.hi <= c.hrows && c.rows.end <= g.oh);
-    assert!((c.hi - c.lo) * w >= l && plane_out >= l && g.kw <= KMAX && g.kh <= KMAX);
+    assert!((c.hi - c.lo) * w >= l && plane_out >= l && g.kw <= KMAX_MAX && g.kh <= KMAX_MAX);
     assert!(c.hrows == c.rows.len() + g.kh - 1 && g.ow == w && g.pl < g.kw);
     if planes == 0 {
         return None;
@@ -150,6 +156,7 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
             }
         }
     }
+    let taps = HTaps::new(s, g);
     // The input rows the job reads start at row `first` of the plane.
     let first = c.rows.start + c.lo - g.pt;
     // SAFETY: plane p's input src[p·plane_in ..][.. plane_in] and output rows
@@ -162,12 +169,12 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
         let x = |p: usize| src.as_ptr().add(p * plane_in);
         let y = dst.as_mut_ptr();
         let hw = |p: usize| hb[p % 2].add(c.lo * w);
-        if horizontal::<S, KW>(s, g, (x(0), plane_in), first * w, nh, ct, hw(0)) {
+        if horizontal(s, &taps, (x(0), plane_in), first * w, nh, ct, hw(0)) {
             return Some(0);
         }
         for p in 0..planes {
             let nan_next = p + 1 < planes
-                && horizontal::<S, KW>(s, g, (x(p + 1), plane_in), first * w, nh, ct, hw(p + 1));
+                && horizontal(s, &taps, (x(p + 1), plane_in), first * w, nh, ct, hw(p + 1));
             if matches!(KH, 2 | 3 | 5) {
                 let yp = y.add(p * plane_out);
                 pad_plane::strips::<S, KH>(s, g, (w, c.rows.len()), hb[p % 2], yp);
@@ -187,75 +194,145 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
 /// elements) from position `z0`: `hb[z] = f` over the row's taps of position `z0 + z` (see the
 /// module documentation). Returns true when an input element is NaN.
 ///
+/// Each input vector is loaded once, as the next of three rolling vectors `[prev, cur, next]`
+/// (aligned when the plane is), and the taps are lane shifts of them (`Simd::permute2`), as in
+/// [`avg`]: `kw` unaligned loads per vector would mostly cross a cache line, and a load that
+/// does costs two (1×256×20×20 5×5: the pass took 60% of the scheme's time that way).
+///
 /// # Safety
 /// `x[0 .. len)` readable, `z0 + nh <= len`, `z0` a multiple of `iw`; `ct[0 .. nh)` holds
 /// `z mod iw`; `hb[0 .. nh)` writable.
 #[inline(always)]
-unsafe fn horizontal<S: Simd, const KW: usize>(
+unsafe fn horizontal<S: Simd>(
     s: S,
-    g: &WindowGeom,
+    t: &HTaps<S>,
     (x, len): (*const f32, usize),
     z0: usize,
     nh: usize,
     ct: *const f32,
     hb: *mut f32,
 ) -> bool {
-    let (l, w) = (S::LANES, g.iw);
-    let kw = if KW == 0 { g.kw } else { KW };
-    let (pl, pr) = (g.pl, kw - 1 - g.pl);
-    // Left tap d is in the row where c >= d, i.e. c > d − ½; right tap d where c < w − d.
-    let mut left = [s.splat(0.0); KMAX];
-    let mut right = [s.splat(0.0); KMAX];
-    for d in 1..KMAX {
-        left[d] = s.splat(d as f32 - 0.5);
-        right[d] = s.splat(w as f32 - d as f32 - 0.5);
-    }
+    let l = S::LANES;
+    let taps = (t.pl, t.pr, &t.left, &t.right);
     let mut nan = s.none();
-    let mut k = 0;
-    while k < nh {
-        let z = pad_plane::at(l, nh, k);
-        let q = z0 + z;
-        // SAFETY: ct and hb hold nh >= z + L elements (caller). The taps q + d lie in
-        // x[q − pl .. q + L + pr); in place when that is inside x[0 .. len), else through
-        // clipped loads that read nothing outside it.
-        unsafe {
-            let inside = q >= pl && q + l + pr <= len;
-            let col = s.load(ct.add(z));
-            let mut acc = tap(s, (x, len), inside, q as isize);
-            nan = s.or(nan, s.is_nan(acc));
-            // Unrolled to KMAX − 1 (constant trip counts); d past pl or pr stops.
-            for (d, &lim) in left.iter().enumerate().skip(1) {
-                if d > pl {
-                    break;
-                }
-                // Earlier taps on the left: f(x[q − d], acc) = max(acc, x[q − d]).
-                let t = tap(s, (x, len), inside, q as isize - d as isize);
-                acc = s.select(s.gt(col, lim), s.max(acc, t), acc);
-            }
-            for (d, &lim) in right.iter().enumerate().skip(1) {
-                if d > pr {
-                    break;
-                }
-                let t = tap(s, (x, len), inside, (q + d) as isize);
-                acc = s.select(s.gt(lim, col), s.max(t, acc), acc);
-            }
-            s.store(hb.add(z), acc);
+    let q = z0 as isize;
+    let li = l as isize;
+    // SAFETY: the loads stay inside x[0 .. len) or are clipped to it, and z + L <= nh
+    // (caller's bounds).
+    unsafe {
+        let (mut prev, mut cur) = (ld(s, (x, len), q - li), ld(s, (x, len), q));
+        let mut z = 0;
+        while z + l <= nh {
+            let next = ld(s, (x, len), q + (z + l) as isize);
+            nan = s.or(nan, s.is_nan(cur));
+            row_taps(s, taps, [prev, cur, next], ct.add(z), hb.add(z));
+            (prev, cur) = (cur, next);
+            z += l;
         }
-        k += l;
+        if z < nh {
+            // The last vector, moved back to end at nh (its input vector tested for NaN too).
+            let at = q + (nh - l) as isize;
+            let cur = ld(s, (x, len), at);
+            nan = s.or(nan, s.is_nan(cur));
+            let v = [ld(s, (x, len), at - li), cur, ld(s, (x, len), at + li)];
+            row_taps(s, taps, v, ct.add(nh - l), hb.add(nh - l));
+        }
     }
     s.any(nan)
 }
 
-/// Tap `x[at .. at + L)`: loaded in place when `inside`, else clipped to `x[0 .. len)` (−∞
+/// The taps of [`horizontal`], made once per job: `pl` taps left of the centre and `pr` right
+/// of it, and for tap `d` of each side its column limit and permutation indices.
+struct HTaps<S: Simd> {
+    pl: usize,
+    pr: usize,
+    left: [(S::V, S::I); KMAX_MAX],
+    right: [(S::V, S::I); KMAX_MAX],
+}
+
+impl<S: Simd> HTaps<S> {
+    /// The taps of `g` (`kw <= KMAX_MAX` and `pl, pr < L`: `takes`).
+    #[inline(always)]
+    fn new(s: S, g: &WindowGeom) -> Self {
+        let (l, w) = (S::LANES, g.iw);
+        let (pl, pr) = (g.pl, g.kw - 1 - g.pl);
+        // Left tap d is in the row where c >= d, i.e. c > d − ½, and is lane L + k − d of
+        // [prev, cur]; right tap d is in the row where c < w − d, lane k + d of [cur, next].
+        let mut left = [(s.splat(0.0), s.isplat(0)); KMAX_MAX];
+        let mut right = [(s.splat(0.0), s.isplat(0)); KMAX_MAX];
+        for (d, t) in left.iter_mut().enumerate().take(pl + 1).skip(1) {
+            *t = (
+                s.splat(d as f32 - 0.5),
+                s.iadd(s.iota(1), s.isplat((l - d) as u32)),
+            );
+        }
+        for (d, t) in right.iter_mut().enumerate().take(pr + 1).skip(1) {
+            let lim = s.splat(w as f32 - d as f32 - 0.5);
+            *t = (lim, s.iadd(s.iota(1), s.isplat(d as u32)));
+        }
+        Self {
+            pl,
+            pr,
+            left,
+            right,
+        }
+    }
+}
+
+/// Per-tap constants of [`horizontal`] (see [`HTaps`]).
+type TapConsts<'a, S> = (
+    usize,
+    usize,
+    &'a [(<S as Simd>::V, <S as Simd>::I); KMAX_MAX],
+    &'a [(<S as Simd>::V, <S as Simd>::I); KMAX_MAX],
+);
+
+/// One vector of [`horizontal`]: `hb[0 .. L) = f` over the taps of the input vector `cur`,
+/// lane shifts of `[prev, cur, next]`, the taps outside a lane's row skipped.
+///
+/// # Safety
+/// `col[0 .. L)` readable (the lanes' columns), `hb[0 .. L)` writable.
+#[inline(always)]
+unsafe fn row_taps<S: Simd>(
+    s: S,
+    (pl, pr, left, right): TapConsts<'_, S>,
+    [prev, cur, next]: [S::V; 3],
+    col: *const f32,
+    hb: *mut f32,
+) {
+    // SAFETY: as the caller guarantees.
+    let col = unsafe { s.load(col) };
+    let mut acc = cur;
+    // Unrolled to KMAX_MAX − 1 (constant trip counts); d past pl or pr stops.
+    for (d, &(lim, ix)) in left.iter().enumerate().skip(1) {
+        if d > pl {
+            break;
+        }
+        // Earlier taps on the left: f(x[q − d], acc) = max(acc, x[q − d]).
+        let t = s.permute2(prev, cur, ix);
+        acc = s.select(s.gt(col, lim), s.max(acc, t), acc);
+    }
+    for (d, &(lim, ix)) in right.iter().enumerate().skip(1) {
+        if d > pr {
+            break;
+        }
+        let t = s.permute2(cur, next, ix);
+        acc = s.select(s.gt(lim, col), s.max(t, acc), acc);
+    }
+    // SAFETY: as the caller guarantees.
+    unsafe { s.store(hb, acc) };
+}
+
+/// The vector `x[at .. at + L)`: in place when inside `x[0 .. len)`, else clipped to it (−∞
 /// outside).
 ///
 /// # Safety
-/// `x[0 .. len)` readable; with `inside`, `x[at .. at + L)` lies in it.
+/// `x[0 .. len)` readable.
 #[inline(always)]
-unsafe fn tap<S: Simd>(s: S, (x, len): (*const f32, usize), inside: bool, at: isize) -> S::V {
-    // SAFETY: as the caller guarantees.
+unsafe fn ld<S: Simd>(s: S, (x, len): (*const f32, usize), at: isize) -> S::V {
+    // SAFETY: in place only inside x[0 .. len), else clipped to it.
     unsafe {
-        if inside {
+        if at >= 0 && at as usize + S::LANES <= len {
             s.load(x.offset(at))
         } else {
             s.load_clip(x, len, at, NEG)
@@ -267,7 +344,7 @@ unsafe fn tap<S: Simd>(s: S, (x, len): (*const f32, usize), inside: bool, at: is
 /// scheme computes for output rows `rows` of `g`, or `None` when it does not apply (see
 /// [`avg`]).
 pub(super) fn avg_layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Range<usize>> {
-    if !takes::<S>(g, rows) {
+    if !takes::<S>(g, rows, KMAX) {
         return None;
     }
     let n = rows.len().checked_mul(g.iw)?;

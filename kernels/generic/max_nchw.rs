@@ -80,12 +80,14 @@
 //! scheme above, which keeps indices and taller windows.
 //!
 //! # The compact-plane scheme (values only, tiers with one-instruction masked steps: stride 1,
-//! dilation 1, `ow = iw`, windows of fewer than `VH_MIN` rows, planes that fit `compact::BUF`)
+//! dilation 1, `ow = iw`, windows of up to 16×16, planes that fit `compact::BUF`)
 //!
 //! See `compact`: the plane as the flat array it is, no copy and no padding columns; the
-//! horizontal taps are masked where they cross a row end, and the row results, having the
-//! output's width, feed the padded-plane scheme's column strips. It takes precedence over the
-//! padded-plane scheme (AVX-512, 1×256×20×20 5×5: 35 µs against 42 µs).
+//! horizontal taps are lane shifts of each input vector and its neighbours, masked where they
+//! cross a row end, and the row results, having the output's width, feed the padded-plane
+//! scheme's column strips. It takes precedence over the padded-plane scheme (AVX-512,
+//! 1×256×20×20 5×5: 33 µs against 42 µs) and over van Herk on the planes it takes (13×13 on
+//! 1×512×20×20: 190 µs against 210 µs).
 //!
 //! # The flat scheme (values only: 2-wide stride-2 column windows tiling the rows, `iw = 2·ow`)
 //!
@@ -356,7 +358,7 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
             "nchw-s2-shift"
         }
         (Horiz::S2, _) => "nchw-s2-deinterleave",
-        (Horiz::S1, _) if pad_fits(g, &c) && compact::layout::<S>(g, &(0..g.oh)).is_some() => {
+        (Horiz::S1, _) if flat_s1(g, &c) && compact::layout::<S>(g, &(0..g.oh)).is_some() => {
             "nchw-s1-compact"
         }
         (Horiz::S1, _) if pad_fits(g, &c) && pad_plane::layout::<S>(g, &(0..g.oh)).is_some() => {
@@ -471,11 +473,16 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
     let whole = chunk_of(cfg, g.iw, S::LANES, 0, g.ow);
     let (r_lo, _) = rows_read(g, &rows);
     // The flat plane schemes (values only): compact where it runs, else padded.
-    let flat = match () {
-        _ if IDX || !pad_fits(g, cfg) => None,
-        _ => compact::layout::<S>(g, &rows)
+    let flat = if IDX || !flat_s1(g, cfg) {
+        None
+    } else {
+        compact::layout::<S>(g, &rows)
             .map(FlatPlane::Compact)
-            .or_else(|| pad_plane::layout::<S>(g, &rows).map(FlatPlane::Padded)),
+            .or_else(|| {
+                pad_fits(g, cfg)
+                    .then(|| pad_plane::layout::<S>(g, &rows).map(FlatPlane::Padded))
+                    .flatten()
+            })
     };
     if let Some(flat) = flat {
         let mut p = 0;
@@ -569,10 +576,17 @@ enum FlatPlane {
     Padded(pad_plane::Pad),
 }
 
-/// The padded-plane scheme may run (values only; see `pad_plane`): stride 1 with windows lower
-/// than van Herk's (whose three operations per output row beat folding `kh` rows).
+/// The flat plane schemes may run (values only): stride 1 both ways (the compact scheme checks
+/// the rest of its conditions itself).
+fn flat_s1(g: &WindowGeom, cfg: &Cfg) -> bool {
+    g.kh != 0 && cfg.h == Horiz::S1 && g.sh == 1
+}
+
+/// The padded-plane scheme may run (values only; see `pad_plane`): [`flat_s1`] with windows
+/// lower than van Herk's (whose three operations per output row beat the padded scheme's
+/// sweeps over the copy).
 fn pad_fits(g: &WindowGeom, cfg: &Cfg) -> bool {
-    g.kh != 0 && cfg.h == Horiz::S1 && g.sh == 1 && g.kh < VH_MIN
+    flat_s1(g, cfg) && g.kh < VH_MIN
 }
 
 /// A null index pointer (values only).
