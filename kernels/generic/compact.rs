@@ -20,7 +20,9 @@
 //! * Vertical: the row array has the output's row width, so the padded-plane scheme's column
 //!   strips (`pad_plane::strips`: each row loaded once per strip and kept in registers for
 //!   every output row that folds it) write the output rows directly for windows of 2, 3 or 5
-//!   rows; other heights (up to 16, as the widths) fold `kh` loads per vector.
+//!   rows; from `DBL_MIN` rows (up to 16, as the widths) the row array is doubled in place
+//!   ([`vdouble`]: `log2(kh) + 1` sweeps, 13×13 on 1×512×20×20 200 -> 163 µs); other heights
+//!   fold `kh` loads per vector.
 //!
 //! Only tiers whose masked step is one instruction (`Simd::MASKED_STEPS`: AVX-512) take the
 //! scheme; elsewhere a select and a max per tap cost more than the padded copy saves
@@ -50,6 +52,13 @@ use crate::kernels::vector::Simd;
 pub(super) const BUF: usize = 4096;
 /// Elements of the stack area [`max`] carves its three arrays from.
 pub(super) const AREA: usize = 3 * BUF;
+/// Vectors of −∞ slack past the last row of each row array: strips of rows narrower than a
+/// vector read one, and the vertical doubling's sweeps, each rounded up to whole vectors (at
+/// most four levels), read up to four.
+const SLACK: usize = 5;
+/// Window height from which the vertical pass doubles (see [`vdouble`]) instead of folding
+/// `kh` loads per vector.
+const DBL_MIN: usize = 8;
 /// The widest window the average scheme takes (taps are unrolled up to it).
 const KMAX: usize = 8;
 /// The widest window the max scheme takes (horizontal taps unrolled up to it; the vertical
@@ -103,7 +112,7 @@ pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Com
     if hi <= lo
         || (hi - lo).checked_mul(g.iw)? < l
         || rows.len().checked_mul(g.iw)? < l
-        || hrows.checked_mul(g.iw)?.checked_add(l)? > BUF
+        || hrows.checked_mul(g.iw)?.checked_add(SLACK * l)? > BUF
     {
         return None;
     }
@@ -133,7 +142,7 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
     let (l, w) = (S::LANES, g.iw);
     let (plane_in, plane_out) = (g.ih * w, c.rows.len() * w);
     assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
-    assert!(c.hrows * w + l <= BUF && c.lo < c.hi && c.hi <= c.hrows && c.rows.end <= g.oh);
+    assert!(c.hrows * w + SLACK * l <= BUF && c.lo < c.hi && c.hi <= c.hrows && c.rows.end <= g.oh);
     assert!((c.hi - c.lo) * w >= l && plane_out >= l && g.kw <= KMAX_MAX && g.kh <= KMAX_MAX);
     assert!(c.hrows == c.rows.len() + g.kh - 1 && g.ow == w && g.pl < g.kw);
     if planes == 0 {
@@ -142,16 +151,16 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
     let at_k = |k: usize| area.wrapping_add(k * BUF);
     let (hb, ct) = ([at_k(0), at_k(1)], at_k(2));
     let nh = (c.hi - c.lo) * w;
-    // The column table, and in each row array the padding rows and a vector of slack past
-    // the last row (read, never stored, by strips of rows narrower than a vector): written
-    // once per job; the horizontal pass writes the rest (rows lo .. hi) of every plane.
-    // SAFETY: every array holds BUF >= hrows·w + L >= nh elements (asserted above).
+    // The column table, and in each row array the padding rows and the slack past the last
+    // row: written once per job (the vertical doubling restores the top rows it overwrites);
+    // the horizontal pass writes the rest (rows lo .. hi) of every plane.
+    // SAFETY: every array holds BUF >= hrows·w + SLACK·L >= nh elements (asserted above).
     unsafe {
         for t in 0..nh {
             *ct.add(t) = (t % w) as f32;
         }
         for b in hb {
-            for t in (0..c.lo * w).chain(c.hi * w..c.hrows * w + l) {
+            for t in (0..c.lo * w).chain(c.hi * w..c.hrows * w + SLACK * l) {
                 *b.add(t) = NEG;
             }
         }
@@ -169,15 +178,31 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
         let x = |p: usize| src.as_ptr().add(p * plane_in);
         let y = dst.as_mut_ptr();
         let hw = |p: usize| hb[p % 2].add(c.lo * w);
-        if horizontal(s, &taps, (x(0), plane_in), first * w, nh, ct, hw(0)) {
+        if horizontal::<S, KW>(s, &taps, (x(0), plane_in), first * w, nh, ct, hw(0)) {
             return Some(0);
         }
         for p in 0..planes {
             let nan_next = p + 1 < planes
-                && horizontal(s, &taps, (x(p + 1), plane_in), first * w, nh, ct, hw(p + 1));
+                && horizontal::<S, KW>(
+                    s,
+                    &taps,
+                    (x(p + 1), plane_in),
+                    first * w,
+                    nh,
+                    ct,
+                    hw(p + 1),
+                );
             if matches!(KH, 2 | 3 | 5) {
                 let yp = y.add(p * plane_out);
                 pad_plane::strips::<S, KH>(s, g, (w, c.rows.len()), hb[p % 2], yp);
+            } else if g.kh >= DBL_MIN {
+                vdouble(
+                    s,
+                    hb[p % 2],
+                    y.add(p * plane_out),
+                    (plane_out, g.kh, w),
+                    c.lo * w,
+                );
             } else {
                 // Other heights: y[o] = f over hb[o + i·w], i < kh (kh loads per vector).
                 pad_plane::taps::<S>(s, hb[p % 2], y.add(p * plane_out), plane_out, g.kh, w);
@@ -188,6 +213,64 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
         }
     }
     None
+}
+
+/// The vertical pass by doubling, for windows of `kh >= DBL_MIN` rows: `y[o] = f` over
+/// `hb[o + i·w]`, `i < kh`, for the `n` outputs, in `log2(p) + 1` sweeps instead of `kh`
+/// loads per vector (`p` the largest power of two `<= kh`). Level `i` makes position `z` of the
+/// row array the maximum of `2^i` rows from `z` in place (`m[z] = f(m[z], m[z + 2^(i−1)·w])`,
+/// a forward sweep of whole vectors reads every position before it overwrites it), and
+/// `y[o] = f(m[o], m[o + (kh − p)·w])`; the earlier row stays on the left of `f`, which is all
+/// its associativity needs (see `max_nchw`). The padding rows below stay −∞ (they only fold
+/// rows below them and the slack); the top ones, `hb[0 .. top)`, are rewritten with −∞ after.
+///
+/// # Safety
+/// `hb` holds the row array (`n + (kh − 1)·w` positions, the padding rows −∞) and `SLACK`
+/// vectors of −∞ past it, `kh <= 16`, `n >= L`; `y[0 .. n)` writable; `top <= n`.
+#[inline(always)]
+unsafe fn vdouble<S: Simd>(
+    s: S,
+    hb: *mut f32,
+    y: *mut f32,
+    (n, kh, w): (usize, usize, usize),
+    top: usize,
+) {
+    let l = S::LANES;
+    let q = (usize::BITS - 1 - kh.leading_zeros()) as usize;
+    let off = (kh - (1 << q)) * w;
+    debug_assert!((1..=4).contains(&q) && SLACK > q && n >= l);
+    // lens[i]: the positions level i computes (whole vectors): what level i + 1 (or the
+    // result) reads. Level 1 then reads below lens[1] + w <= n + (kh − 1)·w + q·L.
+    let mut lens = [0usize; 5];
+    lens[q] = (n + off).next_multiple_of(l);
+    for i in (1..q).rev() {
+        lens[i] = (lens[i + 1] + (1 << i) * w).next_multiple_of(l);
+    }
+    // SAFETY: every read lies below lens[1] + w, inside the row array and its slack (the
+    // caller's bounds); levels write below lens[i] <= lens[1]; the result writes y[0 .. n).
+    unsafe {
+        for (i, &len) in lens.iter().enumerate().take(q + 1).skip(1) {
+            let step = (1 << (i - 1)) * w;
+            let mut z = 0;
+            while z < len {
+                let v = s.max(s.load(hb.add(z + step)), s.load(hb.add(z)));
+                s.store(hb.add(z), v);
+                z += l;
+            }
+        }
+        let mut z = 0;
+        while z < n {
+            let o = pad_plane::at(l, n, z);
+            s.store(y.add(o), s.max(s.load(hb.add(o + off)), s.load(hb.add(o))));
+            z += l;
+        }
+        let mut z = 0;
+        while z < top {
+            // Rows past `top` are the horizontal pass's to write again.
+            s.store(hb.add(z), s.splat(NEG));
+            z += l;
+        }
+    }
 }
 
 /// The horizontal pass over `nh >= L` flat positions of the input plane `x` (of `len`
@@ -203,7 +286,7 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
 /// `x[0 .. len)` readable, `z0 + nh <= len`, `z0` a multiple of `iw`; `ct[0 .. nh)` holds
 /// `z mod iw`; `hb[0 .. nh)` writable.
 #[inline(always)]
-unsafe fn horizontal<S: Simd>(
+unsafe fn horizontal<S: Simd, const KW: usize>(
     s: S,
     t: &HTaps<S>,
     (x, len): (*const f32, usize),
@@ -225,7 +308,7 @@ unsafe fn horizontal<S: Simd>(
         while z + l <= nh {
             let next = ld(s, (x, len), q + (z + l) as isize);
             nan = s.or(nan, s.is_nan(cur));
-            row_taps(s, taps, [prev, cur, next], ct.add(z), hb.add(z));
+            row_taps::<S, KW>(s, taps, [prev, cur, next], ct.add(z), hb.add(z));
             (prev, cur) = (cur, next);
             z += l;
         }
@@ -235,7 +318,7 @@ unsafe fn horizontal<S: Simd>(
             let cur = ld(s, (x, len), at);
             nan = s.or(nan, s.is_nan(cur));
             let v = [ld(s, (x, len), at - li), cur, ld(s, (x, len), at + li)];
-            row_taps(s, taps, v, ct.add(nh - l), hb.add(nh - l));
+            row_taps::<S, KW>(s, taps, v, ct.add(nh - l), hb.add(nh - l));
         }
     }
     s.any(nan)
@@ -288,12 +371,13 @@ type TapConsts<'a, S> = (
 );
 
 /// One vector of [`horizontal`]: `hb[0 .. L) = f` over the taps of the input vector `cur`,
-/// lane shifts of `[prev, cur, next]`, the taps outside a lane's row skipped.
+/// lane shifts of `[prev, cur, next]`, the taps outside a lane's row skipped. `KW` bounds the
+/// taps per side (0: `KMAX_MAX`), so that fixed windows unroll to their few taps.
 ///
 /// # Safety
 /// `col[0 .. L)` readable (the lanes' columns), `hb[0 .. L)` writable.
 #[inline(always)]
-unsafe fn row_taps<S: Simd>(
+unsafe fn row_taps<S: Simd, const KW: usize>(
     s: S,
     (pl, pr, left, right): TapConsts<'_, S>,
     [prev, cur, next]: [S::V; 3],
@@ -303,8 +387,9 @@ unsafe fn row_taps<S: Simd>(
     // SAFETY: as the caller guarantees.
     let col = unsafe { s.load(col) };
     let mut acc = cur;
-    // Unrolled to KMAX_MAX − 1 (constant trip counts); d past pl or pr stops.
-    for (d, &(lim, ix)) in left.iter().enumerate().skip(1) {
+    let n = if KW == 0 { KMAX_MAX } else { KW.min(KMAX_MAX) };
+    // Unrolled to n − 1 (constant trip counts); d past pl or pr stops.
+    for (d, &(lim, ix)) in left[..n].iter().enumerate().skip(1) {
         if d > pl {
             break;
         }
@@ -312,7 +397,7 @@ unsafe fn row_taps<S: Simd>(
         let t = s.permute2(prev, cur, ix);
         acc = s.select(s.gt(col, lim), s.max(acc, t), acc);
     }
-    for (d, &(lim, ix)) in right.iter().enumerate().skip(1) {
+    for (d, &(lim, ix)) in right[..n].iter().enumerate().skip(1) {
         if d > pr {
             break;
         }

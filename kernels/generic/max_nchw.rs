@@ -87,7 +87,7 @@
 //! cross a row end, and the row results, having the output's width, feed the padded-plane
 //! scheme's column strips. It takes precedence over the padded-plane scheme (AVX-512,
 //! 1×256×20×20 5×5: 33 µs against 42 µs) and over van Herk on the planes it takes (13×13 on
-//! 1×512×20×20: 190 µs against 210 µs).
+//! 1×512×20×20: 163 µs against 210 µs).
 //!
 //! # The flat scheme (values only: 2-wide stride-2 column windows tiling the rows, `iw = 2·ow`)
 //!
