@@ -127,7 +127,9 @@ pub(super) fn layout<S: Simd>(g: &WindowGeom, rows: &Range<usize>) -> Option<Com
 /// Max pooling without indices of the job's `planes` planes (output rows `c.rows` of each)
 /// with the fast step. Stops at the first plane holding a NaN and returns its number, the
 /// planes before it done (the caller redoes it exactly and resumes after it); `None` when
-/// every plane is done. `KH`/`KW` fix the window (0: from `g`).
+/// every plane is done. `KH` fixes the window height (0: from `g`); `KW`, the caller's fixed
+/// width, is not needed (the tap loops stop at `pl` and `pr`; bounding them by `KW` measured
+/// no faster and made the stride-2 row code sharing the entry function stall).
 ///
 /// # Safety
 /// `area[0 .. AREA)` is writable and overlaps neither slice.
@@ -178,20 +180,12 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
         let x = |p: usize| src.as_ptr().add(p * plane_in);
         let y = dst.as_mut_ptr();
         let hw = |p: usize| hb[p % 2].add(c.lo * w);
-        if horizontal::<S, KW>(s, &taps, (x(0), plane_in), first * w, nh, ct, hw(0)) {
+        if horizontal(s, &taps, (x(0), plane_in), first * w, nh, ct, hw(0)) {
             return Some(0);
         }
         for p in 0..planes {
             let nan_next = p + 1 < planes
-                && horizontal::<S, KW>(
-                    s,
-                    &taps,
-                    (x(p + 1), plane_in),
-                    first * w,
-                    nh,
-                    ct,
-                    hw(p + 1),
-                );
+                && horizontal(s, &taps, (x(p + 1), plane_in), first * w, nh, ct, hw(p + 1));
             if matches!(KH, 2 | 3 | 5) {
                 let yp = y.add(p * plane_out);
                 pad_plane::strips::<S, KH>(s, g, (w, c.rows.len()), hb[p % 2], yp);
@@ -286,7 +280,7 @@ unsafe fn vdouble<S: Simd>(
 /// `x[0 .. len)` readable, `z0 + nh <= len`, `z0` a multiple of `iw`; `ct[0 .. nh)` holds
 /// `z mod iw`; `hb[0 .. nh)` writable.
 #[inline(always)]
-unsafe fn horizontal<S: Simd, const KW: usize>(
+unsafe fn horizontal<S: Simd>(
     s: S,
     t: &HTaps<S>,
     (x, len): (*const f32, usize),
@@ -308,7 +302,7 @@ unsafe fn horizontal<S: Simd, const KW: usize>(
         while z + l <= nh {
             let next = ld(s, (x, len), q + (z + l) as isize);
             nan = s.or(nan, s.is_nan(cur));
-            row_taps::<S, KW>(s, taps, [prev, cur, next], ct.add(z), hb.add(z));
+            row_taps(s, taps, [prev, cur, next], ct.add(z), hb.add(z));
             (prev, cur) = (cur, next);
             z += l;
         }
@@ -318,7 +312,7 @@ unsafe fn horizontal<S: Simd, const KW: usize>(
             let cur = ld(s, (x, len), at);
             nan = s.or(nan, s.is_nan(cur));
             let v = [ld(s, (x, len), at - li), cur, ld(s, (x, len), at + li)];
-            row_taps::<S, KW>(s, taps, v, ct.add(nh - l), hb.add(nh - l));
+            row_taps(s, taps, v, ct.add(nh - l), hb.add(nh - l));
         }
     }
     s.any(nan)
@@ -371,13 +365,12 @@ type TapConsts<'a, S> = (
 );
 
 /// One vector of [`horizontal`]: `hb[0 .. L) = f` over the taps of the input vector `cur`,
-/// lane shifts of `[prev, cur, next]`, the taps outside a lane's row skipped. `KW` bounds the
-/// taps per side (0: `KMAX_MAX`), so that fixed windows unroll to their few taps.
+/// lane shifts of `[prev, cur, next]`, the taps outside a lane's row skipped.
 ///
 /// # Safety
 /// `col[0 .. L)` readable (the lanes' columns), `hb[0 .. L)` writable.
 #[inline(always)]
-unsafe fn row_taps<S: Simd, const KW: usize>(
+unsafe fn row_taps<S: Simd>(
     s: S,
     (pl, pr, left, right): TapConsts<'_, S>,
     [prev, cur, next]: [S::V; 3],
@@ -387,9 +380,8 @@ unsafe fn row_taps<S: Simd, const KW: usize>(
     // SAFETY: as the caller guarantees.
     let col = unsafe { s.load(col) };
     let mut acc = cur;
-    let n = if KW == 0 { KMAX_MAX } else { KW.min(KMAX_MAX) };
-    // Unrolled to n − 1 (constant trip counts); d past pl or pr stops.
-    for (d, &(lim, ix)) in left[..n].iter().enumerate().skip(1) {
+    // Unrolled to KMAX_MAX − 1 (constant trip counts); d past pl or pr stops.
+    for (d, &(lim, ix)) in left.iter().enumerate().skip(1) {
         if d > pl {
             break;
         }
@@ -397,7 +389,7 @@ unsafe fn row_taps<S: Simd, const KW: usize>(
         let t = s.permute2(prev, cur, ix);
         acc = s.select(s.gt(col, lim), s.max(acc, t), acc);
     }
-    for (d, &(lim, ix)) in right[..n].iter().enumerate().skip(1) {
+    for (d, &(lim, ix)) in right.iter().enumerate().skip(1) {
         if d > pr {
             break;
         }
