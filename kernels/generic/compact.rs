@@ -220,7 +220,8 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
 ///
 /// # Safety
 /// `hb` holds the row array (`n + (kh − 1)·w` positions, the padding rows −∞) and `SLACK`
-/// vectors of −∞ past it, `kh <= 16`, `n >= L`; `y[0 .. n)` writable; `top <= n`.
+/// vectors of −∞ past it, `kh <= 16`, `n >= L`; `y[0 .. n)` writable; `top <= (kh − 1)·w`
+/// (the padding rows above the first input row).
 #[inline(always)]
 unsafe fn vdouble<S: Simd>(
     s: S,
@@ -241,7 +242,8 @@ unsafe fn vdouble<S: Simd>(
         lens[i] = (lens[i + 1] + (1 << i) * w).next_multiple_of(l);
     }
     // SAFETY: every read lies below lens[1] + w, inside the row array and its slack (the
-    // caller's bounds); levels write below lens[i] <= lens[1]; the result writes y[0 .. n).
+    // caller's bounds); levels write below lens[i] <= lens[1]; the result writes y[0 .. n);
+    // the top rows' rewrite stops below top + L <= (kh − 1)·w + L, inside the array too.
     unsafe {
         for (i, &len) in lens.iter().enumerate().take(q + 1).skip(1) {
             let step = (1 << (i - 1)) * w;
