@@ -544,7 +544,10 @@ fn compact_plane_scheme() {
     );
     // Taller planes: parallel calls split them into row-block jobs (rows not starting at 0).
     let threads = four_threads();
-    for (k, p, h, w) in TALL_SAME {
+    // With windows of 8 rows or more (the vertical doubling, which rewrites the top padding
+    // rows of its array) as well.
+    let tall_wide = [(13, 6, 150, 20), (9, 4, 120, 16), (16, 7, 90, 17)];
+    for (k, p, h, w) in TALL_SAME.into_iter().chain(tall_wide) {
         let pool = Pool2d::max(k)
             .stride(1)
             .padding([p, p, k - 1 - p, k - 1 - p]);
