@@ -391,26 +391,44 @@ fn row_blocks() {
     }
 }
 
-/// The shift scheme (3-wide stride-2 windows with one column of left padding, or 2-wide ones
-/// without, even widths): widths
-/// around every lane count (so the last block overlaps or not), window heights 1 to 3 through
-/// vertical padding, dilation and asymmetric padding, one or several output rows per job, and
-/// planes whose NaN sends them to the exact scheme.
+/// The shift scheme (2- or 3-wide stride-2 windows with at most one column of left padding):
+/// output widths around every lane count (so the last block is full or partial), rows of
+/// `2·ow − 1`, `2·ow` and `2·ow + 1` columns with and without ceil mode (the last window ends
+/// inside the row, at its end, or past it), window heights 1 to 3 through vertical padding,
+/// dilation and asymmetric padding, one or several output rows per job, and planes whose NaN
+/// sends them to the exact scheme.
 #[test]
 fn stride2_shift_scheme() {
     sweep(12, &ALL_FILLS, |rng| {
         let mut v = Vec::new();
-        for ow in [4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 56] {
-            let w = 2 * ow;
-            for pad in [[1, 1, 1, 1], [0, 1, 1, 0], [1, 1, 0, 1], [0, 1, 0, 0]] {
+        for ow in [
+            1, 2, 4, 5, 6, 7, 8, 9, 13, 15, 16, 17, 24, 27, 31, 32, 33, 56,
+        ] {
+            let w = 2 * ow + rng.below(3) - 1;
+            let ceil = rng.below(2) == 1;
+            for pad in [
+                [1, 1, 1, 1],
+                [0, 1, 1, 0],
+                [1, 1, 0, 1],
+                [0, 1, 0, 0],
+                [0, 0, 0, 0],
+            ] {
                 let h = 1 + rng.below(9);
                 let dh = 1 + rng.below(2);
-                let pool = Pool2d::max(3).stride(2).padding(pad).dilation((dh, 1));
-                v.push((pool, Shape::new(1, 3, h.max(2 * dh + 1), w)));
-                // 2-wide windows without column padding (rows of 2 or 3 via dilation).
-                let pad2 = [pad[0].min(1), 0, pad[2].min(1), 0];
-                let pool = Pool2d::max(2).stride(2).padding(pad2).dilation((dh, 1));
-                v.push((pool, Shape::new(1, 3, h.max(dh + 1), w)));
+                let pool = Pool2d::max(3)
+                    .stride(2)
+                    .padding(pad)
+                    .dilation((dh, 1))
+                    .ceil_mode(ceil);
+                v.push((pool, Shape::new(1, 3, h.max(2 * dh + 1), w.max(3))));
+                // 2-wide windows (rows of 2 or 3 via dilation).
+                let pad2 = [pad[0].min(1), pad[1], pad[2].min(1), 0];
+                let pool = Pool2d::max((3, 2))
+                    .stride(2)
+                    .padding(pad2)
+                    .dilation((dh, 1))
+                    .ceil_mode(ceil);
+                v.push((pool, Shape::new(1, 3, h.max(2 * dh + 1), w.max(2))));
             }
         }
         v
@@ -681,11 +699,13 @@ fn pair_rows_scheme() {
 fn algorithms() {
     let cases = [
         (Pool2d::max(3).stride(2).padding(1), 112, "nchw-s2-shift"),
+        (Pool2d::max(3).stride(2).padding(1), 111, "nchw-s2-shift"),
         (
-            Pool2d::max(3).stride(2).padding(1),
-            111,
-            "nchw-s2-deinterleave",
+            Pool2d::max(3).stride(2).ceil_mode(true),
+            55,
+            "nchw-s2-shift",
         ),
+        (Pool2d::max(3).stride(2), 13, "nchw-s2-shift"),
         (Pool2d::max(2).stride(2), 224, "nchw-s2-pair-rows"),
         (Pool2d::max(2).stride(2), 28, "nchw-s2-pair-rows"),
         (Pool2d::max(4).stride(2), 28, "nchw-s2-deinterleave"),

@@ -113,14 +113,18 @@
 //! tensor costs tens of nanoseconds. A chunk with a NaN is swept and folded again with the
 //! exact step.
 //!
-//! # The shift scheme (values only: 3-wide stride-2 windows with one column of left padding,
-//! or 2-wide ones without, `iw = 2·ow`, at most three rows a window: ResNet's stem, VGG)
+//! # The shift scheme (values only: 2- or 3-wide stride-2 windows with at most one column of
+//! left padding, any row width, at most three rows a window: ResNet's stem, AlexNet's and
+//! Inception's 3×3 stride-2 pooling, ceil mode or not)
 //!
-//! Block `ox0` (a multiple of `L`) of a row is one deinterleaving load at column `2·ox0`,
-//! 64-byte aligned when the row is: the even elements are tap 1, the odd ones tap 2, and tap 0
-//! is the odd vector moved up one lane (`Simd::shift_in`) with the previous block's last odd
-//! element shifted in (the padding's −∞ left of block 0); 2-wide windows take the even and odd
-//! elements as they are. Planes the flat scheme takes stay there. A block folds its window rows in
+//! Block `ox0` (a multiple of `L`) of a row is one deinterleaving load at column `2·ox0 + b`
+//! (64-byte aligned when the row is and `b = 0`): the even elements are column `2·ox + b` of
+//! the lanes' windows, the odd ones the next column, and the odd vector moved up one lane
+//! (`Simd::shift_in`) with the previous block's last odd element shifted in is the column
+//! before; `b = 1 − pl` makes these a 3-wide window (2-wide ones without padding take the even
+//! and odd elements as they are). The blocks tile the row, the last one's loads clipped to it
+//! (−∞ past its end, where ceil mode's last window may reach) and its store to the outputs.
+//! Planes the flat scheme takes stay there. A block folds its window rows in
 //! registers and stores once; the last row's results are kept for the next output row, whose
 //! first row it is. A plane with a NaN is redone by the row schemes with the exact step. With
 //! indices, the row ring runs instead.
@@ -529,7 +533,7 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         for p in 0..planes {
             // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
             // dst[p·plane_out ..][.. plane_out], inside the slices (asserted above); the cache
-            // (b.rv) holds (ow / L + 1)·L <= RBUF elements (shift_fits).
+            // (b.rv) holds ceil(ow / L)·L <= RBUF elements (shift_fits).
             unsafe {
                 let x = src.as_ptr().add(p * plane_in);
                 let y = dst.as_mut_ptr().add(p * plane_out);
@@ -634,17 +638,16 @@ unsafe fn plane_general<S: Simd, const KW: usize, const IDX: bool>(
     }
 }
 
-/// The shift scheme applies (values only): 3-wide stride-2 windows with one column of left
-/// padding (ResNet's stem), or 2-wide ones without padding (VGG), on rows of `iw = 2·ow` (the
-/// last window ends at the row's last column), at most `SHIFT_ROWS` rows a window, at least one
-/// vector of outputs, and a row of results fits the cache.
+/// The shift scheme applies (values only): 2- or 3-wide stride-2 windows with at most one
+/// column of left padding (ResNet's stem, AlexNet's and Inception's 3×3 stride-2 pooling with
+/// or without ceil mode, VGG), any row width, at most `SHIFT_ROWS` rows a window, and a row of
+/// results fits the cache.
 fn shift_fits(g: &WindowGeom, cfg: &Cfg, l: usize) -> bool {
     g.kh != 0
         && cfg.h == Horiz::S2
-        && ((cfg.kw == 3 && cfg.pl == 1) || (cfg.kw == 2 && cfg.pl == 0))
-        && g.iw == 2 * g.ow
-        && g.ow >= l
-        && (g.ow / l + 1) * l <= RBUF
+        && matches!(cfg.kw, 2 | 3)
+        && cfg.pl <= 1
+        && g.ow.div_ceil(l) * l <= RBUF
         && g.rows.iter().all(|r| r.count <= SHIFT_ROWS)
 }
 
@@ -655,19 +658,22 @@ const SHIFT_ROWS: usize = 3;
 /// fast fold; returns true (leaving the rows to be redone exactly) when the plane holds a NaN.
 ///
 /// Block `ox0` (a multiple of `L`) of input row `r` is one deinterleaving load at column
-/// `2·ox0`: its even elements are tap 1 of the lanes' windows, its odd ones tap 2, and tap 0
-/// (column `2·ox0 + 2k − 1`) is the odd vector moved up one lane with the previous block's
-/// last odd element shifted in (−∞, the padding, left of block 0): two loads and three shuffles
-/// per `L` results, from 64-byte aligned columns. When `L` does not divide `ow`, a last block at
-/// `ow − L` reads its tap 0 from one more deinterleaving load. Each block folds the rows of its
-/// windows in registers, top to bottom, and stores once; the last row of each window is kept in
-/// `cache` (the last block in a slot of its own past the others), where the next output row's
-/// first row (stride 2, height 3) finds it. Every column of every row read is tested for NaN
-/// (the blocks tile the row).
+/// `2·ox0 + b`: its even elements `e` are column `2·ox + b` of the lanes' outputs `ox`, its
+/// odd ones `o` column `2·ox + b + 1`, and `o` moved up one lane with the previous block's last
+/// odd element shifted in (`Simd::shift_in`) is column `2·ox + b − 1`. With `b = 1 − pl` a
+/// 3-wide window is those three columns and a 2-wide one with `pl = 1` the first two; a 2-wide
+/// one without padding is `e` and `o` (`b = 0`). Two loads and three shuffles per `L` results,
+/// from 64-byte aligned columns when the row is and `b = 0`. Before block 0 the shifted-in
+/// element is column `b − 1` (the padding's −∞, or column 0). The blocks tile the row; the loads
+/// of a block that reaches past the row's end are clipped to it (−∞ past it: ceil mode's
+/// windows that end outside the row), and the last block stores only its outputs. Each block
+/// folds the rows of its windows in registers, top to bottom, and stores once; the last row of
+/// each window is kept in `cache`, where the next output row's first row (stride 2, height 3)
+/// finds it. Every column of every row read is tested for NaN (the blocks tile the row).
 ///
 /// # Safety
 /// `x` is the input plane (`ih·iw` readable); `y` is output row `rows.start` of the plane,
-/// `rows.len()` rows of `ow` writable; `cache` holds `(ow / L + 1)·L` elements.
+/// `rows.len()` rows of `ow` writable; `cache` holds `ceil(ow / L)·L` elements.
 #[inline(always)]
 unsafe fn shift_plane<S: Simd>(
     s: S,
@@ -679,10 +685,11 @@ unsafe fn shift_plane<S: Simd>(
 ) -> bool {
     let l = S::LANES;
     let (iw, ow) = (g.iw, g.ow);
-    let (nb, last) = (ow / l, ow - l);
-    // 3-wide windows (left padding 1) or 2-wide ones (no padding: taps 0 and 1 are the even
-    // and odd elements).
-    let wide = g.kw == 3;
+    let nb = ow.div_ceil(l);
+    let pair = g.kw == 2 && g.pl == 0;
+    let base = if pair { 0 } else { 1 - g.pl };
+    // Blocks whose loads lie in the row and whose outputs are all in it.
+    let nfull = (ow / l).min(iw.saturating_sub(base) / (2 * l));
     let share = (g.kh - 1) * g.dh + 1 > g.sh;
     let mut cached = usize::MAX;
     let mut nan = s.none();
@@ -700,25 +707,37 @@ unsafe fn shift_plane<S: Simd>(
         // The window's last row is kept (when windows share rows) unless it is the cached one.
         let keep = share && last_row != cached;
         let mut oprev = [s.splat(NEG); SHIFT_ROWS];
+        if base == 1 {
+            for (k, op) in oprev.iter_mut().enumerate().take(n) {
+                // SAFETY: row start + k·dh < ih lies in the plane and has column 0.
+                let c0 = unsafe { *x.add((rs.start + k * g.dh) * iw) };
+                *op = s.splat(c0);
+                nan = s.or(nan, s.is_nan(*op));
+            }
+        }
         let win = ShiftRows {
-            wide,
+            kind: match (pair, g.kw) {
+                (true, _) => ShiftKind::Pair,
+                (false, 2) => ShiftKind::Left,
+                _ => ShiftKind::Three,
+            },
+            base,
             start: rs.start,
             dh: g.dh,
             n,
             cached,
             keep,
         };
-        // SAFETY: (blocks) rows h < ih lie in the plane; aligned blocks read row[2·ox0 ..
-        // 2·ox0 + 2L) with ox0 + L <= ow, inside the row (iw = 2·ow), the last block also
-        // row[2·last − 2 ..) with last >= 1 (ow > L there); stores write yv at ox0 + L <= ow
-        // and cache below (nb + 1)·L.
+        // SAFETY: (blocks) rows h < ih lie in the plane; the first nfull blocks read columns
+        // below 2·ox0 + base + 2L <= iw and store L outputs below ow, the others clip both;
+        // cache stores lie below nb·L.
         unsafe {
-            for bk in 0..nb {
-                let at = (bk * l, bk * l);
+            for bk in 0..nfull {
+                let at = (bk * l, l);
                 shift_block::<S, false>(s, x, iw, &win, at, &mut oprev, &mut nan, cache, yv);
             }
-            if nb * l < ow {
-                let at = (last, nb * l);
+            for bk in nfull..nb {
+                let at = (bk * l, (ow - bk * l).min(l));
                 shift_block::<S, true>(s, x, iw, &win, at, &mut oprev, &mut nan, cache, yv);
             }
         }
@@ -727,12 +746,23 @@ unsafe fn shift_plane<S: Simd>(
     s.any(nan)
 }
 
-/// The rows of one window of [`shift_plane`]: `n` rows from `start`, `dh` apart; `cached` is
-/// the row whose results the cache holds, `keep` says the last row's results replace them;
-/// `wide`: 3-wide windows (left padding 1, tap 0 left of the block), else 2-wide ones (no
-/// padding: taps 0 and 1 are the even and odd elements).
+/// The taps of a shift-scheme window (see [`shift_plane`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ShiftKind {
+    /// 2-wide, no padding: `e`, `o`.
+    Pair,
+    /// 2-wide, one column of padding: the shifted `o`, `e`.
+    Left,
+    /// 3-wide: the shifted `o`, `e`, `o`.
+    Three,
+}
+
+/// The rows of one window of [`shift_plane`]: `n` rows from `start`, `dh` apart, loaded from
+/// column `2·ox0 + base` with taps `kind`; `cached` is the row whose results the cache holds,
+/// `keep` says the last row's results replace them.
 struct ShiftRows {
-    wide: bool,
+    kind: ShiftKind,
+    base: usize,
     start: usize,
     dh: usize,
     n: usize,
@@ -740,57 +770,72 @@ struct ShiftRows {
     keep: bool,
 }
 
-/// One block of [`shift_plane`] at output column `ox0` (cache slot `slot`): the window's rows
-/// reduced and folded top to bottom, stored to `yv[ox0 ..]`. Aligned blocks (`LAST` false) take
-/// tap 0 from `oprev` (one per row, updated); the last, overlapping block reads it.
+/// One block of [`shift_plane`]: output columns `ox0 .. ox0 + m` (`m <= L`, cache slot
+/// `ox0`), the window's rows reduced and folded top to bottom, stored to `yv[ox0 ..]`;
+/// `oprev` holds each row's previous odd vector (updated). Without `CLIP` the block's loads
+/// lie in the row and `m = L`.
 ///
 /// # Safety
-/// As in [`shift_plane`]: the rows lie in the plane `x`, the block's reads inside them,
-/// `yv[ox0 .. ox0 + L)` and `cache[slot .. slot + L)` writable.
+/// As in [`shift_plane`]: the rows lie in the plane `x`, `yv[ox0 .. ox0 + m)` and
+/// `cache[ox0 .. ox0 + L)` writable; without `CLIP`, `2·ox0 + base + 2L <= iw`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn shift_block<S: Simd, const LAST: bool>(
+unsafe fn shift_block<S: Simd, const CLIP: bool>(
     s: S,
     x: *const f32,
     iw: usize,
     w: &ShiftRows,
-    (ox0, slot): (usize, usize),
+    (ox0, m): (usize, usize),
     oprev: &mut [S::V; SHIFT_ROWS],
     nan: &mut S::M,
     cache: *mut f32,
     yv: *mut f32,
 ) {
     let mut acc = s.splat(NEG);
+    let at = 2 * ox0 + w.base;
     for (k, op) in oprev.iter_mut().enumerate().take(w.n) {
         let h = w.start + k * w.dh;
-        // SAFETY: as the caller guarantees.
+        // SAFETY: as the caller guarantees; loads past the row's end are clipped to it.
         let v = unsafe {
             if h == w.cached {
-                s.load(cache.add(slot))
+                s.load(cache.add(ox0))
             } else {
-                let r = x.add(h * iw + 2 * ox0);
-                let (e, o) = s.load_deinterleave(r);
-                *nan = s.or(*nan, s.unord(e, o));
-                if !w.wide {
-                    s.max(o, e)
-                } else if LAST {
-                    let (_, t0) = s.load_deinterleave(r.sub(2));
-                    s.max(o, s.max(e, t0))
+                let r = x.add(h * iw);
+                let (e, o) = if CLIP {
+                    s.load_deinterleave_clip(r, iw, at as isize, NEG)
                 } else {
-                    let t0 = s.shift_in(*op, o);
-                    *op = o;
-                    s.max(o, s.max(e, t0))
+                    s.load_deinterleave(r.add(at))
+                };
+                *nan = s.or(*nan, s.unord(e, o));
+                match w.kind {
+                    ShiftKind::Pair => s.max(o, e),
+                    ShiftKind::Left => {
+                        let t0 = s.shift_in(*op, o);
+                        *op = o;
+                        s.max(e, t0)
+                    }
+                    ShiftKind::Three => {
+                        let t0 = s.shift_in(*op, o);
+                        *op = o;
+                        s.max(o, s.max(e, t0))
+                    }
                 }
             }
         };
         acc = if k == 0 { v } else { s.max(v, acc) };
         if k + 1 == w.n && w.keep {
             // SAFETY: as the caller guarantees.
-            unsafe { s.store(cache.add(slot), v) };
+            unsafe { s.store(cache.add(ox0), v) };
         }
     }
     // SAFETY: as the caller guarantees.
-    unsafe { s.store(yv.add(ox0), acc) };
+    unsafe {
+        if CLIP {
+            s.store_n(yv.add(ox0), m, acc);
+        } else {
+            s.store(yv.add(ox0), acc);
+        }
+    }
 }
 
 /// The flat scheme applies (values only): `Direct` with 2-wide, stride-2 column windows tiling
