@@ -48,8 +48,26 @@ macro_rules! simd_tier {
                 // called through TABLE, which table() hands out after detected() confirmed them.
                 let s = unsafe { $token::new_unchecked() };
                 if let Some(job) = generic::window_nchw(s, g, job) {
-                    window_nchw_stack(g, job)
+                    let job = if generic::shift_runs::<$token>(g, &job) {
+                        window_nchw_shift(g, job)
+                    } else {
+                        Some(job)
+                    };
+                    if let Some(job) = job {
+                        window_nchw_stack(g, job)
+                    }
                 }
+            }
+            // The shift scheme's jobs, in a frame of their own (see generic::window_nchw_shift).
+            $(#[target_feature(enable = $features)])?
+            #[inline(never)]
+            fn window_nchw_shift<'a>(
+                g: &WindowGeom,
+                job: NchwJob<'a, f32>,
+            ) -> Option<NchwJob<'a, f32>> {
+                // SAFETY: as in window_nchw (called only from there).
+                let s = unsafe { $token::new_unchecked() };
+                generic::window_nchw_shift(s, g, job)
             }
             // The jobs that need the large stack areas, in a frame of their own (see
             // generic::window_nchw).

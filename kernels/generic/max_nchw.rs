@@ -651,6 +651,66 @@ fn shift_fits(g: &WindowGeom, cfg: &Cfg, l: usize) -> bool {
         && g.rows.iter().all(|r| r.count <= SHIFT_ROWS)
 }
 
+/// Elements of the shift scheme's row cache in its own entry ([`shift_job`]): rows of up to
+/// 2048 outputs (wider ones run from the row schemes' entry, whose cache holds `RBUF`).
+const SHIFT_CACHE: usize = 2048;
+
+/// The shift scheme takes `g` (values only) from its own entry: the scheme [`run`] would pick,
+/// with rows that fit [`SHIFT_CACHE`].
+pub(super) fn shift_job_fits<S: Simd>(g: &WindowGeom) -> bool {
+    let l = S::LANES;
+    let cfg = choose::<S>(g);
+    g.ow.div_ceil(l) * l <= SHIFT_CACHE && !flat_fits(g, &cfg, l) && shift_fits(g, &cfg, l)
+}
+
+/// Runs a values-only job of the shift scheme ([`shift_job_fits`]) plane by plane; returns the
+/// job's planes from the first one holding a NaN (for [`run`], whose row schemes redo it
+/// exactly), or `None` when every plane is done.
+#[inline(always)]
+pub(super) fn shift_job<'a, S: Simd>(
+    s: S,
+    g: &WindowGeom,
+    job: NchwJob<'a, f32>,
+) -> Option<NchwJob<'a, f32>> {
+    let NchwJob {
+        src,
+        dst,
+        idx,
+        planes,
+        rows,
+    } = job;
+    let (plane_in, plane_out) = (g.ih * g.iw, rows.len() * g.ow);
+    // The bounds every pointer below relies on (NchwJob::check asserted them as well).
+    assert!(idx.is_none() && shift_job_fits::<S>(g));
+    assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
+    assert!(rows.end <= g.oh && g.rows.len() == g.oh && g.cols.len() == g.ow);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut cache = [MaybeUninit::<f32>::uninit(); SHIFT_CACHE];
+    for p in 0..planes {
+        // SAFETY: plane p's input is src[p·plane_in ..][.. plane_in] and its output rows
+        // dst[p·plane_out ..][.. plane_out], inside the slices (asserted above); the cache
+        // holds ceil(ow / L)·L <= SHIFT_CACHE elements (asserted above), each written before
+        // it is read.
+        let nan = unsafe {
+            let x = src.as_ptr().add(p * plane_in);
+            let y = dst.as_mut_ptr().add(p * plane_out);
+            shift_plane::<S>(s, g, x, rows.clone(), y, cache.as_mut_ptr().cast())
+        };
+        if nan {
+            return Some(NchwJob {
+                src: &src[p * plane_in..],
+                dst: &mut dst[p * plane_out..],
+                idx: None,
+                planes: planes - p,
+                rows,
+            });
+        }
+    }
+    None
+}
+
 /// The most rows a window of the shift scheme has (their row results stay in registers).
 const SHIFT_ROWS: usize = 3;
 
