@@ -385,6 +385,61 @@ fn pair_rows_scheme() {
     }
 }
 
+#[test]
+fn shift_scheme() {
+    // Windows two or three columns wide at stride 2 with at most one column of left padding
+    // (ResNet-D's 3×3 stride-2 average, 2×2 ones with padding or ceil mode), run as the shift
+    // scheme on every vector tier: one deinterleaving load per window row and block, the
+    // taps added in row-major order. Random heights up to 3 rows, vertical strides, top and
+    // bottom padding, right padding, ceil mode, widths below, at and above a vector (the last
+    // block's loads clipped to the row), one to 40 planes, every divisor mode, values of
+    // every class; then tall planes on a 4-thread pool (row-block jobs).
+    let mut rng = Rng(0x5_41f7_2b0c);
+    let (mut shifts, mut runs) = (0, 0);
+    for case in 0..400 {
+        let (kh, kw) = (1 + rng.below(3), 2 + rng.below(2));
+        let sh = 1 + rng.below(3);
+        let (pt, pb) = (rng.below(kh / 2 + 1), rng.below(kh / 2 + 1));
+        let (pl, pr) = (rng.below(2), rng.below(2));
+        let planes = 1 + rng.below(if case % 5 == 0 { 40 } else { 6 });
+        let shape = Shape::new(1, planes, 1 + rng.below(30), 1 + rng.below(70));
+        let mut pool = Pool2d::avg((kh, kw))
+            .stride((sh, 2))
+            .padding([pt, pl, pb, pr])
+            .ceil_mode(rng.below(2) == 0)
+            .count_include_pad(rng.below(2) == 0);
+        match rng.below(4) {
+            0 => pool = pool.divisor_override(1 + rng.below(20) as u32),
+            1 => pool = pool.divisor_override(1 << rng.below(8)),
+            _ => {}
+        }
+        if pool.output_shape(shape).is_err() {
+            continue;
+        }
+        let kind = rng.below(4);
+        let x = mixed(&mut rng, shape.numel().unwrap(), kind);
+        let ctx = format!("case {case}: {} {shape}", label(&pool));
+        check_tiers_vs_reference(&ctx, &pool, shape, Layout::Nchw, &x);
+        for &tier in tiers() {
+            let plan = nnpool::Plan::<f32>::new(&pool.tier(tier), desc(shape, Layout::Nchw));
+            runs += usize::from(tier != nnpool::Tier::Scalar);
+            shifts += usize::from(plan.unwrap().kernel().algorithm == "avg-nchw-s2-shift");
+        }
+    }
+    println!("shift scheme ran in {shifts} of {runs} vector-tier runs");
+    assert!(
+        shifts > runs / 4,
+        "the shift scheme ran in {shifts} of {runs} runs"
+    );
+    let threads = four_threads();
+    for (h, w) in [(120, 56), (97, 29), (64, 9)] {
+        let pool = Pool2d::avg(3).stride(2).padding(1);
+        let shape = Shape::new(1, 2, h, w);
+        let x = mixed(&mut rng, shape.numel().unwrap(), 2);
+        threads.install(|| check_tiers_vs_reference("tall", &pool, shape, Layout::Nchw, &x));
+    }
+}
+
 /// A config with `cases` cases unless `PROPTEST_CASES` says otherwise.
 fn config(cases: u32) -> Config {
     let mut c = Config {

@@ -285,10 +285,158 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
             S1 if pad_plane::layout::<S>(g, &(0..g.oh)).is_some() => "avg-nchw-s1-padded",
             S1 => "avg-nchw-s1",
             S2 if pair_rows::fits(g) => "avg-nchw-s2-pair-rows",
+            S2 if shift_fits::<S>(g) => "avg-nchw-s2-shift",
             S2 => "avg-nchw-s2-deinterleave",
             _ => "avg-nchw-gather",
         },
     }
+}
+
+/// Output columns the stride-2 shift scheme ([`shift_job`]) takes (its table of column
+/// divisors lives on the stack).
+const SHIFT_COLS: usize = 2048;
+
+/// The stride-2 shift scheme takes `g`: windows of 2 or 3 columns at stride 2 with at most one
+/// column of left padding, at most three rows (ResNet-D's and similar 3×3 stride-2 averages,
+/// 2×2 ones in ceil mode or with padding), rows of up to `SHIFT_COLS` outputs. (2-wide windows
+/// inside unpadded rows run the column-pair scheme first.)
+pub(super) fn shift_fits<S: Simd>(g: &WindowGeom) -> bool {
+    g.kh != 0
+        && (g.sw, g.dw) == (2, 1)
+        && matches!(g.kw, 2 | 3)
+        && g.pl <= 1
+        && g.ow.div_ceil(S::LANES) * S::LANES <= SHIFT_COLS
+        && g.rows.iter().all(|r| r.count <= 3)
+}
+
+/// The stride-2 shift scheme ([`shift_fits`]): output rows `rows` of every plane of the job.
+///
+/// Block `ox0` (a multiple of `L`) of each window row is one deinterleaving load at column
+/// `2·ox0 + b`: the even elements are column `2·ox + b` of the lanes' windows, the odd ones the
+/// next column, and the odd vector moved up one lane with the previous block's last odd
+/// element shifted in (`Simd::shift_in`) the column before; `b = 1 − pl` makes these the three
+/// taps of a 3-wide window left to right (or the first two of a 2-wide one with `pl = 1`; a
+/// 2-wide one without padding is the even and odd elements, `b = 0`), so two loads and three
+/// shuffles give a window row's taps where a load per tap took two loads and two shuffles
+/// each. Every lane adds its taps from +0.0 in row-major order and divides once, as the
+/// reference; a tap outside the row is +0.0 (the loads of a block that reaches past the row's
+/// end are clipped to it, the element shifted in before block 0 is +0.0 for `pl = 1`), an
+/// identity for such a sum (see the module documentation). The divisor is the row's factor
+/// times the column's (a table made once per job), or the override. The blocks tile the row,
+/// the last one storing only its outputs.
+#[inline(always)]
+pub(super) fn shift_job<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
+    let NchwJob {
+        src,
+        dst,
+        planes,
+        rows,
+        ..
+    } = job;
+    let (l, iw, ow) = (S::LANES, g.iw, g.ow);
+    let (plane_in, plane_out) = (g.ih * iw, rows.len() * ow);
+    // The bounds every pointer below relies on (NchwJob::check asserted them as well).
+    assert!(shift_fits::<S>(g) && S::LANES <= 16);
+    assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
+    assert!(rows.end <= g.oh && g.rows.len() == g.oh && g.cols.len() == ow);
+    let nb = ow.div_ceil(l);
+    // Blocks whose loads lie in the row and whose outputs are all in it.
+    let pair = g.kw == 2 && g.pl == 0;
+    let base = if pair { 0 } else { 1 - g.pl };
+    let nfull = (ow / l).min(iw.saturating_sub(base) / (2 * l));
+    let mut cd = [1.0f32; SHIFT_COLS];
+    for (x, d) in cd.iter_mut().enumerate().take(ow) {
+        *d = match g.divisor_override {
+            Some(d) => d as usize as f32,
+            None => g.cols[x].div as f32,
+        };
+    }
+    for p in 0..planes {
+        for (r, oy) in rows.clone().enumerate() {
+            let rs = g.rows[oy];
+            let rd = match g.divisor_override {
+                Some(_) => s.splat(1.0),
+                None => s.splat(rs.div as f32),
+            };
+            let n = rs.count.min(3);
+            // SAFETY: plane p lies in src, its rows rs.start + k·dh < ih for k < n (spans);
+            // output row r of plane p lies in dst (asserted above). Rows k >= n are never read.
+            let (xr, yv) = unsafe {
+                let xp = src.as_ptr().add(p * plane_in);
+                let row = |k: usize| match k < n {
+                    true => xp.add((rs.start + k * g.dh) * iw),
+                    false => xp,
+                };
+                (
+                    [row(0), row(1), row(2)],
+                    dst.as_mut_ptr().add(p * plane_out + r * ow),
+                )
+            };
+            let mut oprev = [s.splat(0.0); 3];
+            if base == 1 {
+                for (op, &row) in oprev.iter_mut().zip(&xr).take(n) {
+                    // SAFETY: column 0 of an in-bounds row.
+                    *op = s.splat(unsafe { *row });
+                }
+            }
+            let win = (&xr, n, base, g.kw, pair);
+            // SAFETY: the first nfull blocks read columns below 2·ox0 + base + 2L <= iw and
+            // store L outputs below ow; the others clip their loads to the row and store below
+            // ow; cd holds nb·L <= SHIFT_COLS entries.
+            unsafe {
+                for bk in 0..nfull {
+                    let d = s.mul(rd, s.load(cd.as_ptr().add(bk * l)));
+                    let v = avg_block::<S, false>(s, win, iw, bk * l, &mut oprev);
+                    s.store(yv.add(bk * l), s.div(v, d));
+                }
+                for bk in nfull..nb {
+                    let d = s.mul(rd, s.load(cd.as_ptr().add(bk * l)));
+                    let v = avg_block::<S, true>(s, win, iw, bk * l, &mut oprev);
+                    s.store_n(yv.add(bk * l), (ow - bk * l).min(l), s.div(v, d));
+                }
+            }
+        }
+    }
+}
+
+/// The window-row sums of one block of [`shift_job`] at output column `ox0`: `(rows, n, base,
+/// kw, pair)` are the window's first `n` input rows, the load offset and the taps; `oprev`
+/// holds each row's previous odd vector (updated). With `CLIP` the loads are clipped to the
+/// row (+0.0 past its end).
+///
+/// # Safety
+/// The rows hold `iw` readable elements; without `CLIP`, `2·ox0 + base + 2L <= iw`.
+#[inline(always)]
+unsafe fn avg_block<S: Simd, const CLIP: bool>(
+    s: S,
+    (rows, n, base, kw, pair): (&[*const f32; 3], usize, usize, usize, bool),
+    iw: usize,
+    ox0: usize,
+    oprev: &mut [S::V; 3],
+) -> S::V {
+    let at = 2 * ox0 + base;
+    let mut acc = s.splat(0.0);
+    for (&r, op) in rows.iter().zip(oprev.iter_mut()).take(n) {
+        // SAFETY: as the caller guarantees.
+        let (e, o) = unsafe {
+            if CLIP {
+                s.load_deinterleave_clip(r, iw, at as isize, 0.0)
+            } else {
+                s.load_deinterleave(r.add(at))
+            }
+        };
+        if pair {
+            acc = s.add(s.add(acc, e), o);
+        } else {
+            let t0 = s.shift_in(*op, o);
+            *op = o;
+            acc = s.add(s.add(acc, t0), e);
+            if kw == 3 {
+                acc = s.add(acc, o);
+            }
+        }
+    }
+    acc
 }
 
 /// The in-bounds input rows of output row `oy` in plane `x_off`: offset of the first row in
