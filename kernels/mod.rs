@@ -48,12 +48,18 @@ macro_rules! simd_tier {
                 // called through TABLE, which table() hands out after detected() confirmed them.
                 let s = unsafe { $token::new_unchecked() };
                 if let Some(job) = generic::window_nchw(s, g, job) {
-                    let job = if generic::shift_runs::<$token>(g, &job) {
-                        window_nchw_shift(g, job)
+                    if generic::shift_runs::<$token>(g, &job) {
+                        // A plane holding a NaN comes back alone, for the row schemes' exact
+                        // path, with the planes after it.
+                        let mut job = job;
+                        while let Some((nan, rest)) = window_nchw_shift(g, job) {
+                            window_nchw_stack(g, nan);
+                            match rest {
+                                Some(rest) => job = rest,
+                                None => break,
+                            }
+                        }
                     } else {
-                        Some(job)
-                    };
-                    if let Some(job) = job {
                         window_nchw_stack(g, job)
                     }
                 }
@@ -64,7 +70,7 @@ macro_rules! simd_tier {
             fn window_nchw_shift<'a>(
                 g: &WindowGeom,
                 job: NchwJob<'a, f32>,
-            ) -> Option<NchwJob<'a, f32>> {
+            ) -> Option<generic::NanSplit<'a>> {
                 // SAFETY: as in window_nchw (called only from there).
                 let s = unsafe { $token::new_unchecked() };
                 generic::window_nchw_shift(s, g, job)

@@ -52,6 +52,9 @@ pub fn window_nchw<'a, S: Simd>(
     None
 }
 
+/// A plane holding a NaN as a job of its own, and the job's planes after it (if any).
+pub type NanSplit<'a> = (NchwJob<'a, f32>, Option<NchwJob<'a, f32>>);
+
 /// Whether [`window_nchw_shift`] takes a job [`window_nchw`] handed back: values-only max
 /// pooling and average pooling with 2- or 3-wide stride-2 windows (ResNet's stem, AlexNet's
 /// and Inception's 3×3 stride-2 pooling; see the shift schemes of `max_nchw` and `avg_nchw`).
@@ -66,15 +69,17 @@ pub fn shift_runs<S: Simd>(g: &WindowGeom, job: &NchwJob<'_, f32>) -> bool {
 /// The shift scheme's jobs ([`shift_runs`]), which the tier files run in a frame of their own:
 /// the scheme's loop keeps its state in registers there (in the frame of the row and plane
 /// schemes, whose code shares its registers, its loop kept less in registers: 1×256×27×27 3×3
-/// stride 2, 43 µs there, 40 µs here, and one more block variant made it 1.4× slower there). Returns a max job's
-/// planes from the first one holding a NaN, for [`window_nchw_stack`] (whose row schemes redo
-/// that plane exactly), or `None` when every plane is done (always for averages).
+/// stride 2, 43 µs there, 40 µs here). Rows of exactly two columns per output (ResNet's stem)
+/// stay with that entry's variant of the scheme.. Returns, for a max job
+/// whose plane holds a NaN, that plane as a job of its own (for [`window_nchw_stack`], whose row
+/// schemes redo it exactly) and the planes after it, or `None` when every plane is done
+/// (always for averages).
 #[inline(always)]
 pub fn window_nchw_shift<'a, S: Simd>(
     s: S,
     g: &WindowGeom,
     job: NchwJob<'a, f32>,
-) -> Option<NchwJob<'a, f32>> {
+) -> Option<NanSplit<'a>> {
     job.check(g);
     match g.reduce {
         Reduce::Max => max_nchw::shift_job(s, g, job),
