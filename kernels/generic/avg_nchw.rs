@@ -75,9 +75,10 @@
 //! bin's taps in scalar, adding +0.0 once its bin is exhausted (an identity, as above); only the
 //! division is a vector operation.
 
+use core::mem::MaybeUninit;
 use core::ops::Range;
 
-use super::{compact, pad_plane, pair_rows};
+use super::{compact, max_nchw, pad_plane, pair_rows};
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
 use crate::kernels::vector::Simd;
@@ -340,17 +341,18 @@ pub(super) fn shift_job<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
     assert!(src.len() >= planes * plane_in && dst.len() >= planes * plane_out);
     assert!(rows.end <= g.oh && g.rows.len() == g.oh && g.cols.len() == ow);
     let nb = ow.div_ceil(l);
-    // Blocks whose loads lie in the row and whose outputs are all in it.
-    let pair = g.kw == 2 && g.pl == 0;
-    let base = if pair { 0 } else { 1 - g.pl };
-    let nfull = (ow / l).min(iw.saturating_sub(base) / (2 * l));
-    let mut cd = [1.0f32; SHIFT_COLS];
-    for (x, d) in cd.iter_mut().enumerate().take(ow) {
-        *d = match g.divisor_override {
-            Some(d) => d as usize as f32,
-            None => g.cols[x].div as f32,
-        };
+    let (pair, base, nfull) = max_nchw::shift_cols(g, l);
+    // The column factors of the blocks' lanes (1.0 past the last output), written once per
+    // job for the nb·L lanes the blocks read.
+    let mut cd = [MaybeUninit::<f32>::uninit(); SHIFT_COLS];
+    for (x, d) in cd.iter_mut().enumerate().take(nb * l) {
+        d.write(match (x < ow, g.divisor_override) {
+            (false, _) => 1.0,
+            (true, Some(d)) => d as usize as f32,
+            (true, None) => g.cols[x].div as f32,
+        });
     }
+    let cd = cd.as_ptr().cast::<f32>();
     for p in 0..planes {
         for (r, oy) in rows.clone().enumerate() {
             let rs = g.rows[oy];
@@ -382,15 +384,15 @@ pub(super) fn shift_job<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
             let win = (&xr, n, base, g.kw, pair);
             // SAFETY: the first nfull blocks read columns below 2·ox0 + base + 2L <= iw and
             // store L outputs below ow; the others clip their loads to the row and store below
-            // ow; cd holds nb·L <= SHIFT_COLS entries.
+            // ow; cd's first nb·L <= SHIFT_COLS entries are written (above).
             unsafe {
                 for bk in 0..nfull {
-                    let d = s.mul(rd, s.load(cd.as_ptr().add(bk * l)));
+                    let d = s.mul(rd, s.load(cd.add(bk * l)));
                     let v = avg_block::<S, false>(s, win, iw, bk * l, &mut oprev);
                     s.store(yv.add(bk * l), s.div(v, d));
                 }
                 for bk in nfull..nb {
-                    let d = s.mul(rd, s.load(cd.as_ptr().add(bk * l)));
+                    let d = s.mul(rd, s.load(cd.add(bk * l)));
                     let v = avg_block::<S, true>(s, win, iw, bk * l, &mut oprev);
                     s.store_n(yv.add(bk * l), (ow - bk * l).min(l), s.div(v, d));
                 }

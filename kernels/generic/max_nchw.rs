@@ -762,10 +762,7 @@ unsafe fn shift_plane<S: Simd>(
     let l = S::LANES;
     let (iw, ow) = (g.iw, g.ow);
     let nb = ow.div_ceil(l);
-    let pair = g.kw == 2 && g.pl == 0;
-    let base = if pair { 0 } else { 1 - g.pl };
-    // Blocks whose loads lie in the row and whose outputs are all in it.
-    let nfull = (ow / l).min(iw.saturating_sub(base) / (2 * l));
+    let (pair, base, nfull) = shift_cols(g, l);
     let share = (g.kh - 1) * g.dh + 1 > g.sh;
     let mut cached = usize::MAX;
     let mut nan = s.none();
@@ -820,6 +817,19 @@ unsafe fn shift_plane<S: Simd>(
         cached = last_row;
     }
     s.any(nan)
+}
+
+/// The shift scheme's column plan for `g` on `l` lanes (the max and the average scheme alike):
+/// whether the windows are 2 wide without padding (taps: the even and odd elements), the load
+/// offset `base` (block `ox0` loads from column `2·ox0 + base`: `1 − pl`, or 0 for those
+/// windows), and the number of leading blocks whose loads lie in the row and whose outputs
+/// are all in it.
+#[inline(always)]
+pub(super) fn shift_cols(g: &WindowGeom, l: usize) -> (bool, usize, usize) {
+    let pair = g.kw == 2 && g.pl == 0;
+    let base = if pair { 0 } else { 1 - g.pl };
+    let nfull = (g.ow / l).min(g.iw.saturating_sub(base) / (2 * l));
+    (pair, base, nfull)
 }
 
 /// The taps of a shift-scheme window (see [`shift_plane`]).
