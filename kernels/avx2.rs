@@ -129,10 +129,6 @@ impl Simd for Avx2 {
         v!(_mm256_add_ps(a, b))
     }
     #[inline(always)]
-    fn add_fma(self, acc: __m256, v: __m256) -> __m256 {
-        v!(_mm256_fmadd_ps(v, _mm256_set1_ps(1.0), acc))
-    }
-    #[inline(always)]
     fn mul(self, a: __m256, b: __m256) -> __m256 {
         v!(_mm256_mul_ps(a, b))
     }

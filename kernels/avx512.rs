@@ -126,10 +126,6 @@ impl Simd for Avx512 {
         v!(_mm512_add_ps(a, b))
     }
     #[inline(always)]
-    fn add_fma(self, acc: __m512, v: __m512) -> __m512 {
-        v!(_mm512_fmadd_ps(v, _mm512_set1_ps(1.0), acc))
-    }
-    #[inline(always)]
     fn mul(self, a: __m512, b: __m512) -> __m512 {
         v!(_mm512_mul_ps(a, b))
     }

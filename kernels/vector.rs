@@ -91,15 +91,6 @@ pub trait Simd: Copy {
     /// `m ? a : b` per lane.
     fn iselect(self, m: Self::M, a: Self::I, b: Self::I) -> Self::I;
 
-    /// `acc + v` on the multiply-add units where the tier has them (`fma(v, 1, acc)`: the
-    /// product is exact, so the one rounding is that of the sum, bit for bit, ±0 included; a
-    /// NaN result may carry another payload). Alternating it with [`add`](Self::add) spreads
-    /// a stream of additions over both kinds of floating-point pipes.
-    #[inline(always)]
-    fn add_fma(self, acc: Self::V, v: Self::V) -> Self::V {
-        self.add(acc, v)
-    }
-
     /// PyTorch's max step: `a > acc || isnan(a) ? a : acc`.
     #[inline(always)]
     fn max_exact(self, a: Self::V, acc: Self::V) -> Self::V {

@@ -354,10 +354,8 @@ const SHARED_NV: usize = 4;
 /// Shared-column scheme (`nhwc-s1-shared`, see [`shared_fits`]; Inception's 3×3 stride-1
 /// average): along a row, `P` adjacent outputs whose windows are the same shifted by one column read each input
 /// column of their union once (`kw + P − 1` loads per window row instead of `P·kw`) and add it
-/// to each output that has it as a tap, in each output's tap order. Averages alternate the
-/// additions between the adders and the multiply-add units (`Simd::add_fma`, the same sum bit
-/// for bit), max tests each loaded vector for NaN once and redoes a group that saw one with
-/// the exact step. Other outputs (the borders) run as in the direct algorithm.
+/// to each output that has it as a tap, in each output's tap order. Max tests each loaded
+/// vector for NaN once and redoes a group that saw one with the exact step. Other outputs (the borders) run as in the direct algorithm.
 ///
 /// # Safety
 /// As for [`direct`].
@@ -491,10 +489,8 @@ unsafe fn shared_group<
                     if t < q || t - q >= wn {
                         continue;
                     }
-                    let odd = (i * wn + t - q) % 2 == 1;
                     for (a, &v) in acc.iter_mut().zip(&v) {
                         *a = match OP {
-                            AVG if odd => s.add_fma(*a, v),
                             AVG => s.add(*a, v),
                             _ => s.max(v, *a),
                         };
