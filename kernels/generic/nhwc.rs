@@ -352,10 +352,11 @@ const SHARED_P: usize = 4;
 const SHARED_NV: usize = 4;
 
 /// Shared-column scheme (`nhwc-s1-shared`, see [`shared_fits`]; Inception's 3×3 stride-1
-/// average): along a row, `P` adjacent outputs whose windows are the same shifted by one column read each input
-/// column of their union once (`kw + P − 1` loads per window row instead of `P·kw`) and add it
-/// to each output that has it as a tap, in each output's tap order. Max tests each loaded
-/// vector for NaN once and redoes a group that saw one with the exact step. Other outputs (the borders) run as in the direct algorithm.
+/// average): along a row, `P` adjacent outputs whose windows are the same shifted by one
+/// column read each input column of their union once (`kw + P − 1` loads per window row
+/// instead of `P·kw`) and add it to each output that has it as a tap, in each output's tap
+/// order. Max tests each loaded vector for NaN once and redoes a group that saw one with the
+/// exact step. Other outputs (the borders) run as in the direct algorithm.
 ///
 /// # Safety
 /// As for [`direct`].
