@@ -169,6 +169,56 @@ fn stride1_large_windows() {
     });
 }
 
+/// Stride-1 "same" windows 7 to 16 wide, symmetric and (even widths) one column more on
+/// either side: on AVX-512 the compact-plane scheme's horizontal pass doubles runs (three or
+/// four steps per side) instead of folding one tap per column. Planes from one vector to a
+/// few hundred; heights that make the row arrays end mid-vector.
+#[test]
+fn stride1_wide_same_windows() {
+    let mut rng = Rng(21);
+    let mut compact = 0;
+    for k in 7..=16 {
+        let sides = if k % 2 == 1 {
+            vec![(k / 2, k / 2)]
+        } else {
+            vec![(k / 2 - 1, k / 2), (k / 2, k / 2 - 1)]
+        };
+        for (left, right) in sides {
+            for (h, w) in [
+                (4, 4),
+                (k, 7),
+                (9, 20),
+                (20, 20),
+                (13, 23),
+                (6, 33),
+                (11, 16),
+            ] {
+                let top = rng.below(k / 2 + 1);
+                let kh = 2 * top + 1 + rng.below(2);
+                let pool = Pool2d::max((kh, k))
+                    .stride(1)
+                    .padding([top, left, kh - 1 - top, right]);
+                let shape = Shape::new(1, 3, h, w);
+                let plane = h * w;
+                for fill in ALL_FILLS {
+                    let x = values(&mut rng, 3 * plane, plane, fill);
+                    check(&format!("{fill:?}"), pool.sequential(), shape, &x);
+                }
+                if Tier::supported().contains(&Tier::Avx512) {
+                    let plan =
+                        Plan::<f32>::new(&pool.tier(Tier::Avx512), TensorDesc::nchw(1, 3, h, w));
+                    compact += usize::from(plan.unwrap().kernel().algorithm == "nchw-s1-compact");
+                }
+            }
+        }
+    }
+    println!("compact-plane scheme (AVX-512) ran in {compact} cases");
+    assert!(
+        !Tier::supported().contains(&Tier::Avx512) || compact > 20,
+        "the compact-plane scheme ran in {compact} cases only"
+    );
+}
+
 #[test]
 fn sppf_and_yolo_shapes() {
     sweep(3, &ALL_FILLS, |_| {
