@@ -625,6 +625,45 @@ fn compact_plane_scheme() {
     }
 }
 
+/// The compact-plane scheme's vertical pass at every height up to 16 (strips for 2, 3 and 5
+/// rows, runs in blocks of `kh` rows for the others): planes narrower than a vector, one wide
+/// and wider (strips that overlap), output row counts that end a block early, on time and one
+/// row late, and several planes.
+#[test]
+fn compact_plane_every_height() {
+    let mut rng = Rng(0x4e16);
+    let mut compact = 0;
+    for kh in 1..=16 {
+        for (kw, w) in [(1, 16), (3, 5), (9, 20), (5, 37)] {
+            for h in [kh - 1, kh, kh + 1, 2 * kh + 3, 3 * kh - 1] {
+                if h == 0 {
+                    continue;
+                }
+                let (pt, pl) = (kh / 2, (kw - 1) / 2);
+                let pool =
+                    Pool2d::max((kh, kw))
+                        .stride(1)
+                        .padding([pt, pl, kh - 1 - pt, kw - 1 - pl]);
+                let shape = Shape::new(1, 3, h, w);
+                for fill in [Fill::Ties, Fill::OneNan] {
+                    let x = values(&mut rng, 3 * h * w, h * w, fill);
+                    check(&format!("kh {kh} {fill:?}"), pool.sequential(), shape, &x);
+                }
+                if tiers().contains(&Tier::Avx512) {
+                    let plan =
+                        Plan::<f32>::new(&pool.tier(Tier::Avx512), TensorDesc::nchw(1, 3, h, w));
+                    compact += usize::from(plan.unwrap().kernel().algorithm == "nchw-s1-compact");
+                }
+            }
+        }
+    }
+    println!("compact-plane scheme (AVX-512) ran in {compact} cases");
+    assert!(
+        !tiers().contains(&Tier::Avx512) || compact > 200,
+        "the compact-plane scheme ran in {compact} cases only"
+    );
+}
+
 /// The pair scheme (2×2 stride-2 windows on rows of up to half a vector, values only): all
 /// planes as one run when `ih = 2·oh`, one run per plane when a last input row is left over,
 /// chunks of many planes, NaN in one plane, and row-block jobs of a tall plane (parallel).
