@@ -27,7 +27,7 @@
 //!   ([`pad_plane::runs`]: blocks of `kh` rows, suffixes in registers joined with the next
 //!   block's running prefix, two loads, three `max` and one store per strip vector whatever
 //!   `kh`; 13×13 on 1×512×20×20 124 -> 96 µs, 7×7 91 -> 77) where the strips' lanes cover
-//!   the rows without much waste ([`runs_pay`]); elsewhere (rows of a few columns) the row
+//!   the rows without much waste ([`pad_plane::runs_pay`]); elsewhere (rows of a few columns) the row
 //!   array is doubled in place from `DBL_MIN` rows ([`vdouble`]: `log2(kh) + 1` sweeps) and
 //!   lower windows fold `kh` loads per vector.
 //!
@@ -192,7 +192,7 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
     }
     // Tall windows fold by runs where their column strips do not waste too many lanes (only
     // the generic instantiation carries them, as the horizontal doubling).
-    let by_runs = KH == 0 && KW == 0 && runs_pay(g.kh, w, l);
+    let by_runs = KH == 0 && KW == 0 && pad_plane::runs_pay(g.kh, w, l);
     // The input rows the job reads start at row `first` of the plane.
     let first = c.rows.start + c.lo - g.pt;
     // SAFETY: plane p's input src[p·plane_in ..][.. plane_in] and output rows
@@ -222,7 +222,14 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
                 let yp = y.add(p * plane_out);
                 pad_plane::strips::<S, KH>(s, g, (w, c.rows.len()), hb[p % 2], yp);
             } else if by_runs
-                && runs::<S>(s, g.kh, (w, c.rows.len()), hb[p % 2], y.add(p * plane_out))
+                && pad_plane::runs_any::<S>(
+                    s,
+                    g.kh,
+                    w,
+                    (w, c.rows.len()),
+                    hb[p % 2],
+                    y.add(p * plane_out),
+                )
             {
                 // Done by runs in registers.
             } else if g.kh >= DBL_MIN {
@@ -303,55 +310,6 @@ unsafe fn vdouble<S: Simd>(
             z += l;
         }
     }
-}
-
-/// Whether the vertical pass by runs ([`pad_plane::runs`]) beats the flat one for windows of
-/// `kh` rows on rows `w` wide. The runs' column strips compute `lanes` lanes per row of `w`
-/// outputs (strips at `0, L, ..`, the last moved back; one partly stored strip when `w < L`);
-/// they pay while that waste stays below 1.9× (1.6× for 4 rows, where the flat pass's taps
-/// are few). Measured on 1×512 planes, one thread, runs against flat: 13×13 on 20×20 96 vs
-/// 124 µs, on 20×17 94 vs 113; 7×7 on 20×20 77 vs 91; 4×4 on 20×20 70 vs 71, on 10×10 21 vs
-/// 23; but 7×7 on 8×8 (2×) 16.0 vs 14.8 and 4×4 on 5×5 (3.2×) 12.0 vs 10.4.
-fn runs_pay(kh: usize, w: usize, l: usize) -> bool {
-    let lanes = if w >= l { w.div_ceil(l) * l } else { l };
-    10 * lanes <= w * if kh == 4 { 16 } else { 19 }
-}
-
-/// The vertical pass by [`pad_plane::runs`] for heights 4 and 6 to 16 (the others, 2, 3 and
-/// 5, have [`pad_plane::strips`]); false (nothing done) for other heights.
-///
-/// # Safety
-/// As [`pad_plane::strips`] (`hb` the row array with its slack, `y` the plane's output rows).
-#[inline(always)]
-unsafe fn runs<S: Simd>(
-    s: S,
-    kh: usize,
-    (w, rows): (usize, usize),
-    hb: *const f32,
-    y: *mut f32,
-) -> bool {
-    let a = (w, rows);
-    // Direct calls, not a function pointer: the pointer's target would not inherit the
-    // caller's target features, and the vector operations would not inline into it.
-    // SAFETY: as the caller guarantees.
-    unsafe {
-        match kh {
-            4 => pad_plane::runs::<S, 4>(s, w, a, hb, y),
-            6 => pad_plane::runs::<S, 6>(s, w, a, hb, y),
-            7 => pad_plane::runs::<S, 7>(s, w, a, hb, y),
-            8 => pad_plane::runs::<S, 8>(s, w, a, hb, y),
-            9 => pad_plane::runs::<S, 9>(s, w, a, hb, y),
-            10 => pad_plane::runs::<S, 10>(s, w, a, hb, y),
-            11 => pad_plane::runs::<S, 11>(s, w, a, hb, y),
-            12 => pad_plane::runs::<S, 12>(s, w, a, hb, y),
-            13 => pad_plane::runs::<S, 13>(s, w, a, hb, y),
-            14 => pad_plane::runs::<S, 14>(s, w, a, hb, y),
-            15 => pad_plane::runs::<S, 15>(s, w, a, hb, y),
-            16 => pad_plane::runs::<S, 16>(s, w, a, hb, y),
-            _ => return false,
-        }
-    }
-    true
 }
 
 /// The horizontal pass over `nh >= L` flat positions of the input plane `x` (of `len`

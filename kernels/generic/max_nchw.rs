@@ -368,7 +368,9 @@ pub(super) fn describe<S: Simd>(g: &WindowGeom) -> &'static str {
         (Horiz::S1, _) if flat_s1(g, &c) && compact::layout::<S>(g, &(0..g.oh)).is_some() => {
             "nchw-s1-compact"
         }
-        (Horiz::S1, _) if pad_fits(g, &c) && pad_plane::layout::<S>(g, &(0..g.oh)).is_some() => {
+        (Horiz::S1, _)
+            if pad_fits::<S>(g, &c) && pad_plane::layout::<S>(g, &(0..g.oh)).is_some() =>
+        {
             "nchw-s1-padded"
         }
         (Horiz::S1, Vert::VanHerk) => "nchw-s1-vanherk",
@@ -486,7 +488,7 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         compact::layout::<S>(g, &rows)
             .map(FlatPlane::Compact)
             .or_else(|| {
-                pad_fits(g, cfg)
+                pad_fits::<S>(g, cfg)
                     .then(|| pad_plane::layout::<S>(g, &rows).map(FlatPlane::Padded))
                     .flatten()
             })
@@ -591,9 +593,12 @@ fn flat_s1(g: &WindowGeom, cfg: &Cfg) -> bool {
 
 /// The padded-plane scheme may run (values only; see `pad_plane`): [`flat_s1`] with windows
 /// lower than van Herk's (whose three operations per output row beat the padded scheme's
-/// sweeps over the copy).
-fn pad_fits(g: &WindowGeom, cfg: &Cfg) -> bool {
-    flat_s1(g, cfg) && g.kh < VH_MIN
+/// sweeps over the copy), or taller ones where its vertical pass runs in registers
+/// (`pad_plane::tall_pays`; not for windows 3 or 5 wide, whose instantiations fix the width
+/// and do not carry the runs).
+fn pad_fits<S: Simd>(g: &WindowGeom, cfg: &Cfg) -> bool {
+    let tall = !matches!(g.kw, 3 | 5) && pad_plane::tall_pays::<S>(g);
+    flat_s1(g, cfg) && (g.kh < VH_MIN || tall)
 }
 
 /// A null index pointer (values only).

@@ -487,8 +487,10 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
     // The horizontal sweep covers every position the vertical one reads (see `max_sweeps`):
     // every row of the copy up to column max(ow, L).
     let nh = (pad.xrows - 1) * pad.pitch + g.ow.max(l);
-    // Column strips (`strips`) write the output rows directly.
-    let direct = KH != 0 && g.dh == 1;
+    // Column strips (`strips`, or `runs` for taller windows where they pay) write the
+    // output rows directly.
+    let by_runs = KH == 0 && KW == 0 && g.dh == 1 && runs_pay(g.kh, g.ow, l);
+    let direct = (KH != 0 && g.dh == 1) || by_runs;
     // SAFETY: each array holds BUF elements, enough for this layout (asserted above).
     unsafe {
         fill(s, pad, xs[0], NEG);
@@ -516,7 +518,13 @@ pub(super) unsafe fn max<S: Simd, const KH: usize, const KW: usize>(
                 ));
             if direct {
                 fold::<S, KW>(s, (xs[p % 2], hb, tb), nh, g.kw, g.dw);
-                strips::<S, KH>(s, g, (pad.pitch, pad.rows.len()), hb, y.add(p * plane_out));
+                let (rows, yp) = ((pad.pitch, pad.rows.len()), y.add(p * plane_out));
+                if !by_runs {
+                    strips::<S, KH>(s, g, rows, hb, yp);
+                } else if !runs_any(s, g.kh, g.ow, rows, hb, yp) {
+                    // runs_pay takes only the heights runs_any folds.
+                    unreachable!("no runs for {} rows", g.kh);
+                }
                 if nan_next {
                     return Some(p + 1);
                 }
@@ -653,6 +661,66 @@ pub(super) unsafe fn strips<S: Simd, const KH: usize>(
     }
 }
 
+/// Whether the vertical pass by runs ([`runs`]) beats the flat one for windows of `kh` rows
+/// on rows `w` wide. The runs' column strips compute `lanes` lanes per row of `w`
+/// outputs (strips at `0, L, ..`, the last moved back; one partly stored strip when `w < L`);
+/// they pay while that waste stays below 1.9× (1.6× for 4 rows, where the flat pass's taps
+/// are few). Measured on 1×512 planes, one thread, runs against flat: 13×13 on 20×20 96 vs
+/// 124 µs, on 20×17 94 vs 113; 7×7 on 20×20 77 vs 91; 4×4 on 20×20 70 vs 71, on 10×10 21 vs
+/// 23; but 7×7 on 8×8 (2×) 16.0 vs 14.8 and 4×4 on 5×5 (3.2×) 12.0 vs 10.4 (AVX-512,
+/// compact-plane scheme). False for the heights [`runs_any`] does not fold.
+pub(super) fn runs_pay(kh: usize, w: usize, l: usize) -> bool {
+    let lanes = if w >= l { w.div_ceil(l) * l } else { l };
+    matches!(kh, 4 | 6..=16) && 10 * lanes <= w * if kh == 4 { 16 } else { 19 }
+}
+
+/// Whether the scheme beats van Herk's rows (the row schemes) on windows of six rows or more:
+/// where its vertical pass runs in registers ([`runs_pay`]), and on 4-lane tiers only below
+/// `DBL_MIN` columns, from which its horizontal pass doubles by sweeps over the copy. 1×512×
+/// 20×20, one thread, van Herk against this scheme: AVX2 7×7 244 vs 116 µs, 9×9 209 vs 161,
+/// 13×13 216 vs 196; SSE2 7×7 366 vs 175, but 9×9 254 vs 299 and 13×13 274 vs 366.
+pub(super) fn tall_pays<S: Simd>(g: &WindowGeom) -> bool {
+    g.dh == 1 && runs_pay(g.kh, g.ow, S::LANES) && (S::LANES >= 8 || g.kw < DBL_MIN)
+}
+
+/// The vertical pass by [`runs`] for heights 4 and 6 to 16 (the others, 2, 3 and 5, have
+/// [`strips`]); false (nothing done) for other heights.
+///
+/// # Safety
+/// As [`strips`].
+#[inline(always)]
+pub(super) unsafe fn runs_any<S: Simd>(
+    s: S,
+    kh: usize,
+    ow: usize,
+    (pitch, rows): (usize, usize),
+    hb: *const f32,
+    y: *mut f32,
+) -> bool {
+    let a = (pitch, rows);
+    // Direct calls, not a function pointer: the pointer's target would not inherit the
+    // caller's target features, and the vector operations would not inline into it.
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        match kh {
+            4 => runs::<S, 4>(s, ow, a, hb, y),
+            6 => runs::<S, 6>(s, ow, a, hb, y),
+            7 => runs::<S, 7>(s, ow, a, hb, y),
+            8 => runs::<S, 8>(s, ow, a, hb, y),
+            9 => runs::<S, 9>(s, ow, a, hb, y),
+            10 => runs::<S, 10>(s, ow, a, hb, y),
+            11 => runs::<S, 11>(s, ow, a, hb, y),
+            12 => runs::<S, 12>(s, ow, a, hb, y),
+            13 => runs::<S, 13>(s, ow, a, hb, y),
+            14 => runs::<S, 14>(s, ow, a, hb, y),
+            15 => runs::<S, 15>(s, ow, a, hb, y),
+            16 => runs::<S, 16>(s, ow, a, hb, y),
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// The vertical pass with `dh = 1` for tall windows (`K` rows, 4 and 6 to 16), straight into
 /// the output rows `y`, by runs in registers (van Herk and Gil–Werman's idea): column strips as
 /// in [`strips`] walk down the rows in blocks of `K`. A block's rows `b .. b + K` are folded
@@ -668,7 +736,7 @@ pub(super) unsafe fn strips<S: Simd, const KH: usize>(
 /// # Safety
 /// As [`strips`] with `KH = K`.
 #[inline(always)]
-pub(super) unsafe fn runs<S: Simd, const K: usize>(
+unsafe fn runs<S: Simd, const K: usize>(
     s: S,
     ow: usize,
     (pitch, rows): (usize, usize),
