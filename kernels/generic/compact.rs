@@ -27,9 +27,9 @@
 //!   ([`pad_plane::runs`]: blocks of `kh` rows, suffixes in registers joined with the next
 //!   block's running prefix, two loads, three `max` and one store per strip vector whatever
 //!   `kh`; 13×13 on 1×512×20×20 124 -> 96 µs, 7×7 91 -> 77) where the strips' lanes cover
-//!   the rows without much waste ([`pad_plane::runs_pay`]); elsewhere (rows of a few columns) the row
-//!   array is doubled in place from `DBL_MIN` rows ([`vdouble`]: `log2(kh) + 1` sweeps) and
-//!   lower windows fold `kh` loads per vector.
+//!   the rows without much waste ([`pad_plane::runs_pay`]); elsewhere (rows of a few
+//!   columns) the row array is doubled in place from `DBL_MIN` rows ([`vdouble`]:
+//!   `log2(kh) + 1` sweeps) and lower windows fold `kh` loads per vector.
 //!
 //! Only tiers whose masked step is one instruction (`Simd::MASKED_STEPS`: AVX-512) take the
 //! scheme; elsewhere a select and a max per tap cost more than the padded copy saves

@@ -617,12 +617,7 @@ pub(super) unsafe fn strips<S: Simd, const KH: usize>(
                     let acc = win.push(s, s.load(col.add(t * pitch)));
                     if t >= 4 {
                         // The window of copy rows t − 4 ..= t: output row t − 4.
-                        let at = (t - 4) * ow;
-                        if ow >= l {
-                            s.store(y.add(at + c0), acc);
-                        } else {
-                            s.store_n(y.add(at), ow, acc);
-                        }
+                        put(s, y.add((t - 4) * ow + c0), ow, acc);
                     }
                 }
                 c += l;
@@ -647,12 +642,7 @@ pub(super) unsafe fn strips<S: Simd, const KH: usize>(
                     for t in 1..kh {
                         acc = s.max(win[(u + t) % kh], acc);
                     }
-                    let at = (r + u) * ow;
-                    if ow >= l {
-                        s.store(y.add(at + c0), acc);
-                    } else {
-                        s.store_n(y.add(at), ow, acc);
-                    }
+                    put(s, y.add((r + u) * ow + c0), ow, acc);
                 }
                 r += kh;
             }
@@ -751,11 +741,12 @@ unsafe fn runs<S: Simd, const K: usize>(
         // rows − 1, which folds row rows + K − 2), columns c0 .. c0 + L <= max(ow, L): inside
         // what the caller guarantees; output rows below `rows`, columns c0 .. c0 + min(L, ow).
         unsafe {
-            // Running pointers, one step of `pitch` (`ow`) per row (indexing every row from the
-            // strip's start made one pointer per row of the block, beyond the registers);
-            // wrapping, as the last steps point past the arrays and are never dereferenced.
+            // Running pointers, one step of `pitch` (input) or `ow` (output) per row (indexing
+            // every row from the strip's start made one pointer per row of the block, beyond
+            // the registers); wrapping, as the last steps point past the arrays and are never
+            // dereferenced.
             let mut top = hb.add(c0);
-            let mut o = y.add(if ow >= l { c0 } else { 0 });
+            let mut o = y.add(c0);
             let mut b = 0;
             while b < rows {
                 // The steps, opaque to the optimizer once per block: with them known, it
@@ -792,8 +783,8 @@ unsafe fn runs<S: Simd, const K: usize>(
     }
 }
 
-/// Stores an output vector of a column strip: whole, or its first `ow` lanes when the rows are
-/// narrower than a vector.
+/// Stores an output vector of a column strip ([`strips`], [`runs`]): whole, or its first `ow`
+/// lanes when the rows are narrower than a vector (the strip then starts at column 0).
 ///
 /// # Safety
 /// `p[0 .. min(L, ow))` writable.
