@@ -113,6 +113,24 @@ macro_rules! simd_tier {
             }
         }
 
+        impl $crate::kernels::vector::Frame for $token {
+            #[inline(always)]
+            fn frame<B: $crate::kernels::vector::Body<Self>>(self, b: B) -> B::Out {
+                $(#[target_feature(enable = $features)])?
+                #[inline(never)]
+                fn framed<B: $crate::kernels::vector::Body<$token>>(s: $token, b: B) -> B::Out {
+                    b.run(s)
+                }
+                // SAFETY: a token exists only where the CPU has the tier's features (tokens
+                // are made by new_unchecked, in entry points reached through TABLE, which
+                // table() hands out after detected() confirmed them).
+                #[allow(unused_unsafe)] // the portable tier has no target features
+                unsafe {
+                    framed(self, b)
+                }
+            }
+        }
+
         /// This tier's f32 kernels. Reachable only through [`table`].
         #[allow(unused_unsafe)] // the portable tier's entry points have no target features
         static TABLE: $crate::kernels::KernelTable<f32> = $crate::kernels::KernelTable {

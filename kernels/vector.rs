@@ -7,8 +7,32 @@
 //! `#[inline(always)]`, so the generic kernels inline into the tier's `#[target_feature]`
 //! function and compile to that tier's instructions.
 
+/// Kernel code that [`Frame::frame`] runs in a function of its own.
+///
+/// Implementations are `#[inline(always)]` and only forward their fields to a generic kernel:
+/// the code then inlines into the function `frame` makes for it, which carries the tier's
+/// features.
+pub trait Body<S> {
+    /// What the code returns.
+    type Out;
+    /// The code.
+    fn run(self, s: S) -> Self::Out;
+}
+
+/// Runs [`Body`]s in functions of their own, compiled with the tier's features (made by
+/// `simd_tier!`).
+///
+/// The generic kernels inline everything into the tier's entry points; a kernel instantiation
+/// framed this way becomes a function of its own instead. The optimizer's time grows faster than
+/// the size of a function, so the crate builds several times faster in pieces, and each
+/// instantiation's stack area lives only while it runs.
+pub trait Frame: Copy {
+    /// Runs `b` in a function of its own (never inlined) with the tier's features.
+    fn frame<B: Body<Self>>(self, b: B) -> B::Out;
+}
+
 /// One SIMD tier: `LANES` f32 lanes (`V`), as many u32 lanes (`I`) and a lane mask (`M`).
-pub trait Simd: Copy {
+pub trait Simd: Frame {
     /// f32 vector.
     type V: Copy;
     /// u32 vector with the same lane count.

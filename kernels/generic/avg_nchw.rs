@@ -81,7 +81,7 @@ use core::ops::Range;
 use super::{compact, max_nchw, pad_plane, pair_rows};
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
-use crate::kernels::vector::Simd;
+use crate::kernels::vector::{Body, Simd};
 
 /// Groups of output rows ahead of the current one whose input rows [`rows_of`] requests.
 const PF_GROUPS: usize = 2;
@@ -265,15 +265,34 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
     let Some(c) = cols_of(g) else {
         return adaptive_gather(s, g, src, dst, planes, rows);
     };
-    let job = (src, dst, planes, rows);
+    let job = (g, &c, (src, dst, planes, rows));
     match (access(&c), c.kw) {
-        (S1, 2) => window::<S, S1, 2>(s, g, &c, job),
-        (S1, 3) => window::<S, S1, 3>(s, g, &c, job),
-        (S1, _) => window::<S, S1, 0>(s, g, &c, job),
-        (S2, 2) => window::<S, S2, 2>(s, g, &c, job),
-        (S2, 3) => window::<S, S2, 3>(s, g, &c, job),
-        (S2, _) => window::<S, S2, 0>(s, g, &c, job),
-        _ => window::<S, GATHER, 0>(s, g, &c, job),
+        (S1, 2) => s.frame(Window::<S1, 2>(job)),
+        (S1, 3) => s.frame(Window::<S1, 3>(job)),
+        (S1, _) => s.frame(Window::<S1, 0>(job)),
+        (S2, 2) => s.frame(Window::<S2, 2>(job)),
+        (S2, 3) => s.frame(Window::<S2, 3>(job)),
+        (S2, _) => s.frame(Window::<S2, 0>(job)),
+        _ => s.frame(Window::<GATHER, 0>(job)),
+    }
+}
+
+/// The arguments of [`window`].
+type WindowJob<'a> = (
+    &'a WindowGeom,
+    &'a Cols,
+    (&'a [f32], &'a mut [f32], usize, Range<usize>),
+);
+
+/// [`window`] for access `K` and windows `KW` wide (0: any width), in a function of its own.
+struct Window<'a, const K: u8, const KW: usize>(WindowJob<'a>);
+
+impl<S: Simd, const K: u8, const KW: usize> Body<S> for Window<'_, K, KW> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        let (g, c, job) = self.0;
+        window::<S, K, KW>(s, g, c, job)
     }
 }
 

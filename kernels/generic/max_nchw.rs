@@ -150,7 +150,7 @@ use core::ops::Range;
 use super::{compact, pad_plane, prefetch};
 use crate::geom::WindowGeom;
 use crate::kernels::NchwJob;
-use crate::kernels::vector::Simd;
+use crate::kernels::vector::{Body, Simd};
 use crate::reference::NO_INDEX;
 
 /// −∞: the padding, and the value of an empty window.
@@ -407,33 +407,69 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
         ri: ua.as_mut_ptr().cast(),
     };
     match idx {
-        Some(idx) => by_kw::<S, true>(s, g, &cfg, src, dst, idx, planes, rows, &b),
-        None => by_kw::<S, false>(s, g, &cfg, src, dst, &mut [], planes, rows, &b),
+        Some(idx) => by_kw::<S, true>(
+            s,
+            PlanesJob {
+                g,
+                cfg: &cfg,
+                src,
+                dst,
+                idx,
+                planes,
+                rows,
+                b: &b,
+            },
+        ),
+        None => by_kw::<S, false>(
+            s,
+            PlanesJob {
+                g,
+                cfg: &cfg,
+                src,
+                dst,
+                idx: &mut [],
+                planes,
+                rows,
+                b: &b,
+            },
+        ),
     }
 }
 
-/// Instantiates the kernels for the common window widths (taps fully unrolled).
+/// Instantiates the kernels for the common window widths (taps fully unrolled), each in a
+/// function of its own.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn by_kw<S: Simd, const IDX: bool>(
-    s: S,
-    g: &WindowGeom,
-    cfg: &Cfg,
-    src: &[f32],
-    dst: &mut [f32],
-    idx: &mut [u32],
+fn by_kw<S: Simd, const IDX: bool>(s: S, job: PlanesJob<'_, IDX>) {
+    match (job.cfg.h, job.cfg.kw) {
+        (Horiz::S2, 2) => s.frame(Planes::<2, IDX>(job)),
+        (Horiz::S2, 3) => s.frame(Planes::<3, IDX>(job)),
+        (Horiz::S1, 3) => s.frame(Planes::<3, IDX>(job)),
+        (Horiz::S1, 5) => s.frame(Planes::<5, IDX>(job)),
+        _ => s.frame(Planes::<0, IDX>(job)),
+    }
+}
+
+/// The arguments of [`run_planes`].
+struct PlanesJob<'a, const IDX: bool> {
+    g: &'a WindowGeom,
+    cfg: &'a Cfg,
+    src: &'a [f32],
+    dst: &'a mut [f32],
+    /// Empty unless `IDX`.
+    idx: &'a mut [u32],
     planes: usize,
     rows: Range<usize>,
-    b: &Bufs,
-) {
-    // (Debug builds skip the specializations: unoptimized code gives every inlined temporary
-    // its own stack slot, and each instantiation would add to the entry point's frame.)
-    match (cfg.h, if cfg!(debug_assertions) { 0 } else { cfg.kw }) {
-        (Horiz::S2, 2) => run_planes::<S, 2, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
-        (Horiz::S2, 3) => run_planes::<S, 3, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
-        (Horiz::S1, 3) => run_planes::<S, 3, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
-        (Horiz::S1, 5) => run_planes::<S, 5, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
-        _ => run_planes::<S, 0, IDX>(s, g, cfg, src, dst, idx, planes, rows, b),
+    b: &'a Bufs,
+}
+
+/// [`run_planes`] for windows `KW` wide (0: any width).
+struct Planes<'a, const KW: usize, const IDX: bool>(PlanesJob<'a, IDX>);
+
+impl<S: Simd, const KW: usize, const IDX: bool> Body<S> for Planes<'_, KW, IDX> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        run_planes::<S, KW, IDX>(s, self.0)
     }
 }
 
@@ -453,18 +489,17 @@ struct Bufs {
 
 /// Every plane of the job, the output rows `rows` of each.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
-    s: S,
-    g: &WindowGeom,
-    cfg: &Cfg,
-    src: &[f32],
-    dst: &mut [f32],
-    idx: &mut [u32],
-    planes: usize,
-    rows: Range<usize>,
-    b: &Bufs,
-) {
+fn run_planes<S: Simd, const KW: usize, const IDX: bool>(s: S, job: PlanesJob<'_, IDX>) {
+    let PlanesJob {
+        g,
+        cfg,
+        src,
+        dst,
+        idx,
+        planes,
+        rows,
+        b,
+    } = job;
     const { assert!(S::LANES <= MAX_LANES) };
     let (plane_in, plane_out) = (g.ih * g.iw, rows.len() * g.ow);
     // The bounds every pointer below relies on (NchwJob::check asserted them as well).
@@ -497,19 +532,17 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
         let mut p = 0;
         while p < planes {
             let job = (&src[p * plane_in..], &mut dst[p * plane_out..], planes - p);
-            // SAFETY: b.rv is the f32 area of FBUF >= compact::AREA, pad_plane::MAX_AREA
-            // elements (asserted in run), a stack array apart from the slices.
-            let nan = unsafe {
-                match (&flat, g.kh) {
-                    (FlatPlane::Compact(c), 2) => compact::max::<S, 2, KW>(s, g, c, job, b.rv),
-                    (FlatPlane::Compact(c), 3) => compact::max::<S, 3, KW>(s, g, c, job, b.rv),
-                    (FlatPlane::Compact(c), 5) => compact::max::<S, 5, KW>(s, g, c, job, b.rv),
-                    (FlatPlane::Compact(c), _) => compact::max::<S, 0, KW>(s, g, c, job, b.rv),
-                    (FlatPlane::Padded(d), 2) => pad_plane::max::<S, 2, KW>(s, g, d, job, b.rv),
-                    (FlatPlane::Padded(d), 3) => pad_plane::max::<S, 3, KW>(s, g, d, job, b.rv),
-                    (FlatPlane::Padded(d), 5) => pad_plane::max::<S, 5, KW>(s, g, d, job, b.rv),
-                    (FlatPlane::Padded(d), _) => pad_plane::max::<S, 0, KW>(s, g, d, job, b.rv),
-                }
+            let job = FlatJob {
+                g,
+                flat: &flat,
+                job,
+                area: b.rv,
+            };
+            let nan = match g.kh {
+                2 => s.frame(Flat::<2, KW>(job)),
+                3 => s.frame(Flat::<3, KW>(job)),
+                5 => s.frame(Flat::<5, KW>(job)),
+                _ => s.frame(Flat::<0, KW>(job)),
             };
             let Some(k) = nan else { break };
             // Plane p + k holds a NaN: the exact scheme redoes it.
@@ -583,6 +616,34 @@ fn run_planes<S: Simd, const KW: usize, const IDX: bool>(
 enum FlatPlane {
     Compact(compact::Compact),
     Padded(pad_plane::Pad),
+}
+
+/// The arguments of a flat plane scheme's run over planes.
+struct FlatJob<'a> {
+    g: &'a WindowGeom,
+    flat: &'a FlatPlane,
+    job: (&'a [f32], &'a mut [f32], usize),
+    /// The f32 stack area (`Bufs::rv`).
+    area: *mut f32,
+}
+
+/// The flat plane scheme's run for windows `KH × KW` (0: any size).
+struct Flat<'a, const KH: usize, const KW: usize>(FlatJob<'a>);
+
+impl<S: Simd, const KH: usize, const KW: usize> Body<S> for Flat<'_, KH, KW> {
+    type Out = Option<usize>;
+    #[inline(always)]
+    fn run(self, s: S) -> Option<usize> {
+        let FlatJob { g, flat, job, area } = self.0;
+        // SAFETY: area is the f32 area of FBUF >= compact::AREA, pad_plane::MAX_AREA elements
+        // (asserted in run), a stack array apart from the slices.
+        unsafe {
+            match flat {
+                FlatPlane::Compact(c) => compact::max::<S, KH, KW>(s, g, c, job, area),
+                FlatPlane::Padded(d) => pad_plane::max::<S, KH, KW>(s, g, d, job, area),
+            }
+        }
+    }
 }
 
 /// The flat plane schemes may run (values only): stride 1 both ways (the compact scheme checks
