@@ -322,10 +322,10 @@ fn stride1_large_windows() {
     let mut rng = Rng(0x4e48_5743_0005);
     for case in 0..400 {
         let (kh, kw) = if rng.chance(50) {
-            let k = [3, 5, 9, 13][rng.below(4)];
+            let k = [3, 5, 9, 13, 16][rng.below(5)];
             (k, k)
         } else {
-            (rng.range(1, 14), rng.range(1, 14))
+            (rng.range(1, 17), rng.range(1, 17))
         };
         let pad = |rng: &mut Rng, k: usize| {
             if rng.chance(60) {
@@ -372,6 +372,12 @@ fn stride1_large_windows() {
         (17, 9, 300, 9),
         (33, 40, 40, 3),
         (5, 3, 700, 13),
+        // Runs in registers: windows of 8 to 16 rows, several tiles of columns, a tile whose
+        // last block is partial; and the buffered scheme beyond 16.
+        (4, 20, 100, 16),
+        (7, 30, 45, 11),
+        (3, 12, 70, 8),
+        (6, 25, 30, 19),
         // Buffers too small for a useful tile: the direct fallback.
         (3, 45, 45, 41),
     ] {
@@ -532,8 +538,21 @@ fn describe_names_the_algorithms() {
             "nhwc-s1-strip"
         };
         assert_eq!(k(Pool2d::max(5).stride(1).padding(2), wide), want);
+        // Tall windows: runs in registers on AVX-512; low or 4- and 8-lane: buffered.
+        let runs = if tier == Tier::Avx512 {
+            "nhwc-s1-runs"
+        } else {
+            "nhwc-s1-separable"
+        };
+        assert_eq!(k(Pool2d::max(13).stride(1).padding(6), d), runs);
+        assert_eq!(k(Pool2d::max((8, 3)).stride(1).padding(1), d), runs);
         assert_eq!(
-            k(Pool2d::max(13).stride(1).padding(6), d),
+            k(Pool2d::max((7, 13)).stride(1).padding(3), d),
+            "nhwc-s1-separable"
+        );
+        // Sides beyond the runs' registers.
+        assert_eq!(
+            k(Pool2d::max(17).stride(1).padding(8), d),
             "nhwc-s1-separable"
         );
         assert_eq!(k(Pool2d::adaptive_max(6), d), "nhwc-adaptive");
@@ -613,6 +632,8 @@ mod guard {
                 (Pool2d::max(3).stride(2).padding(1), false),
                 (Pool2d::max(3).stride(2).padding(1), true),
                 (Pool2d::max(5).stride(1).padding(2), false),
+                // Tall windows: the runs in registers on AVX-512.
+                (Pool2d::max(9).stride(1).padding(4), false),
                 (Pool2d::avg(2).stride(2).ceil_mode(true), false),
                 (Pool2d::adaptive_avg((2, 3)), false),
             ] {
