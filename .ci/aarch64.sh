@@ -7,13 +7,14 @@
 # and the rustup target. The linker and runner come from .cargo/config.toml.
 #
 # Steps: clippy for the aarch64 target (the neon tier is compiled only there), the build without
-# default features, `cargo test` with NNPOOL_REQUIRE_TIERS=neon (a build or CPU without the
+# default features, `cargo test --release` with NNPOOL_REQUIRE_TIERS=neon (a build or CPU without the
 # neon tier fails instead of skipping it). With `--report` it also runs the report example over
 # every tier, which checks each workload against the scalar reference (about 2.5 minutes under
 # emulation; its timings mean nothing there).
 #
-# PROPTEST_CASES (default 64 here) sets the case count of the property tests: emulation of the
-# debug build is 10-50x slower than the host. NNPOOL_TEST_RUNNER (the qemu command) is for tests
+# PROPTEST_CASES (default 64 here) sets the case count of the property tests: emulation is
+# 10-50x slower than the host (the optimized build: the generic code runs unoptimized, debug
+# assertions on, in the x86-64 tests of .ci/run). NNPOOL_TEST_RUNNER (the qemu command) is for tests
 # that start their own binary again in a child process: under qemu-user without binfmt_misc the
 # child must be started through the emulator too.
 set -euo pipefail
@@ -74,8 +75,8 @@ cargo clippy --target "$TARGET" --all-targets -- -D warnings
 step "cargo build --target $TARGET --no-default-features"
 cargo build --target "$TARGET" --no-default-features
 
-step "cargo test --target $TARGET (under qemu)"
-cargo test --no-fail-fast --target "$TARGET"
+step "cargo test --release --target $TARGET (under qemu)"
+cargo test --release --no-fail-fast --target "$TARGET"
 
 if [ "$report" -eq 1 ]; then
     step "report --tier all (under qemu: checks outputs; timings are not meaningful)"
