@@ -406,40 +406,28 @@ pub(super) fn run<S: Simd>(s: S, g: &WindowGeom, job: NchwJob<'_, f32>) {
         rv: fa.as_mut_ptr().cast(),
         ri: ua.as_mut_ptr().cast(),
     };
-    match idx {
-        Some(idx) => by_kw::<S, true>(
-            s,
-            PlanesJob {
-                g,
-                cfg: &cfg,
-                src,
-                dst,
-                idx,
-                planes,
-                rows,
-                b: &b,
-            },
-        ),
-        None => by_kw::<S, false>(
-            s,
-            PlanesJob {
-                g,
-                cfg: &cfg,
-                src,
-                dst,
-                idx: &mut [],
-                planes,
-                rows,
-                b: &b,
-            },
-        ),
+    let with_idx = idx.is_some();
+    let job = PlanesJob {
+        g,
+        cfg: &cfg,
+        src,
+        dst,
+        idx: idx.unwrap_or(&mut []),
+        planes,
+        rows,
+        b: &b,
+    };
+    if with_idx {
+        by_kw::<S, true>(s, job)
+    } else {
+        by_kw::<S, false>(s, job)
     }
 }
 
 /// Instantiates the kernels for the common window widths (taps fully unrolled), each in a
 /// function of its own.
 #[inline(always)]
-fn by_kw<S: Simd, const IDX: bool>(s: S, job: PlanesJob<'_, IDX>) {
+fn by_kw<S: Simd, const IDX: bool>(s: S, job: PlanesJob<'_>) {
     match (job.cfg.h, job.cfg.kw) {
         (Horiz::S2, 2) => s.frame(Planes::<2, IDX>(job)),
         (Horiz::S2, 3) => s.frame(Planes::<3, IDX>(job)),
@@ -450,12 +438,12 @@ fn by_kw<S: Simd, const IDX: bool>(s: S, job: PlanesJob<'_, IDX>) {
 }
 
 /// The arguments of [`run_planes`].
-struct PlanesJob<'a, const IDX: bool> {
+struct PlanesJob<'a> {
     g: &'a WindowGeom,
     cfg: &'a Cfg,
     src: &'a [f32],
     dst: &'a mut [f32],
-    /// Empty unless `IDX`.
+    /// Empty without indices.
     idx: &'a mut [u32],
     planes: usize,
     rows: Range<usize>,
@@ -463,7 +451,7 @@ struct PlanesJob<'a, const IDX: bool> {
 }
 
 /// [`run_planes`] for windows `KW` wide (0: any width).
-struct Planes<'a, const KW: usize, const IDX: bool>(PlanesJob<'a, IDX>);
+struct Planes<'a, const KW: usize, const IDX: bool>(PlanesJob<'a>);
 
 impl<S: Simd, const KW: usize, const IDX: bool> Body<S> for Planes<'_, KW, IDX> {
     type Out = ();
@@ -489,7 +477,7 @@ struct Bufs {
 
 /// Every plane of the job, the output rows `rows` of each.
 #[inline(always)]
-fn run_planes<S: Simd, const KW: usize, const IDX: bool>(s: S, job: PlanesJob<'_, IDX>) {
+fn run_planes<S: Simd, const KW: usize, const IDX: bool>(s: S, job: PlanesJob<'_>) {
     let PlanesJob {
         g,
         cfg,

@@ -13,6 +13,24 @@ use super::{GlobalNchwJob, GlobalNhwcJob, NchwJob, NhwcJob};
 use crate::geom::{Reduce, WindowGeom};
 use crate::tensor::Layout;
 
+/// Calls a kernel instantiated for the window length `$k` among the listed constants: in the
+/// arm for value `v`, `$K` is a constant equal to `v` that `$call` names as a const generic
+/// argument; `$other` when `$k` is none of them. (Direct calls: a table of function pointers
+/// would lose the caller's target features.)
+macro_rules! for_len {
+    ($k:expr; $($v:literal),+; $K:ident => $call:expr; _ => $other:expr) => {
+        match $k {
+            $(
+                $v => {
+                    const $K: usize = $v;
+                    $call
+                }
+            )+
+            _ => $other,
+        }
+    };
+}
+
 mod avg_nchw;
 mod compact;
 mod global;

@@ -201,31 +201,25 @@ pub(super) fn run<S: Simd, const SEP: bool>(s: S, g: &WindowGeom, job: NhwcJob<'
         Reduce::Max if has_idx => unsafe {
             direct::<S, MAX_IDX>(s, g, &cx, rows, all_cols, 0, channels)
         },
-        Reduce::Max if SEP && strip::fits::<S>(g) => {
+        Reduce::Max if SEP && scratch_runs::<S>(g) => {
             let mut scratch = MaybeUninit::<Scratch>::uninit();
             let buf = scratch.as_mut_ptr().cast::<f32>();
-            // SAFETY: as above; `fits` is the strip algorithm's precondition and `buf` its
-            // `SEP_BUF` f32 of scratch.
-            unsafe { strip::run(s, g, &cx, buf) }
-        }
-        Reduce::Max if SEP && runs_fit::<S>(g) => {
-            let mut scratch = MaybeUninit::<Scratch>::uninit();
-            let buf = scratch.as_mut_ptr().cast::<f32>();
-            // SAFETY: as above; `runs_fit` covers `runs::tile`, the runs' precondition, and
-            // `buf` is their `SEP_BUF` f32 of scratch.
-            unsafe { runs::run(s, g, &cx, buf) }
-        }
-        Reduce::Max => match separable_tile(g, S::LANES, S::LANES) {
-            Some(_) if SEP => {
-                let mut scratch = MaybeUninit::<Scratch>::uninit();
-                let buf = scratch.as_mut_ptr().cast::<f32>();
-                // SAFETY: as above; `separable` sizes its tiles with `separable_tile`, which
-                // fits the buffers into the `SEP_BUF` elements of `scratch`.
-                unsafe { separable(s, g, &cx, buf) }
+            // SAFETY: as above; `buf` is the `SEP_BUF` f32 of scratch each scheme expects,
+            // and each runs only under its precondition: `strip::fits`, `runs_fit` (which
+            // covers `runs::tile`), and `separable_tile` (with `scratch_runs`), which fits
+            // the separable buffers into the scratch.
+            unsafe {
+                if strip::fits::<S>(g) {
+                    strip::run(s, g, &cx, buf)
+                } else if runs_fit::<S>(g) {
+                    runs::run(s, g, &cx, buf)
+                } else {
+                    separable(s, g, &cx, buf)
+                }
             }
-            // SAFETY: as above.
-            _ => unsafe { direct::<S, MAX>(s, g, &cx, rows, all_cols, 0, channels) },
-        },
+        }
+        // SAFETY: as above.
+        Reduce::Max => unsafe { direct::<S, MAX>(s, g, &cx, rows, all_cols, 0, channels) },
     }
 }
 

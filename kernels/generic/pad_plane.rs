@@ -688,25 +688,11 @@ pub(super) unsafe fn runs_any<S: Simd>(
     y: *mut f32,
 ) -> bool {
     let a = (pitch, rows);
-    // Direct calls, not a function pointer: the pointer's target would not inherit the
-    // caller's target features, and the vector operations would not inline into it.
     // SAFETY: as the caller guarantees.
     unsafe {
-        match kh {
-            4 => runs::<S, 4>(s, ow, a, hb, y),
-            6 => runs::<S, 6>(s, ow, a, hb, y),
-            7 => runs::<S, 7>(s, ow, a, hb, y),
-            8 => runs::<S, 8>(s, ow, a, hb, y),
-            9 => runs::<S, 9>(s, ow, a, hb, y),
-            10 => runs::<S, 10>(s, ow, a, hb, y),
-            11 => runs::<S, 11>(s, ow, a, hb, y),
-            12 => runs::<S, 12>(s, ow, a, hb, y),
-            13 => runs::<S, 13>(s, ow, a, hb, y),
-            14 => runs::<S, 14>(s, ow, a, hb, y),
-            15 => runs::<S, 15>(s, ow, a, hb, y),
-            16 => runs::<S, 16>(s, ow, a, hb, y),
-            _ => return false,
-        }
+        for_len!(kh; 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16;
+            K => runs::<S, K>(s, ow, a, hb, y);
+            _ => return false)
     }
     true
 }

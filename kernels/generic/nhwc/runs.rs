@@ -199,25 +199,9 @@ unsafe fn hrow_any<S: Simd, const MASKED: bool>(
 ) -> S::M {
     // SAFETY: as the caller guarantees.
     unsafe {
-        match g.kw {
-            1 => hrow::<S, MASKED, 1>(s, g, cx, ch, cols, v, out),
-            2 => hrow::<S, MASKED, 2>(s, g, cx, ch, cols, v, out),
-            3 => hrow::<S, MASKED, 3>(s, g, cx, ch, cols, v, out),
-            4 => hrow::<S, MASKED, 4>(s, g, cx, ch, cols, v, out),
-            5 => hrow::<S, MASKED, 5>(s, g, cx, ch, cols, v, out),
-            6 => hrow::<S, MASKED, 6>(s, g, cx, ch, cols, v, out),
-            7 => hrow::<S, MASKED, 7>(s, g, cx, ch, cols, v, out),
-            8 => hrow::<S, MASKED, 8>(s, g, cx, ch, cols, v, out),
-            9 => hrow::<S, MASKED, 9>(s, g, cx, ch, cols, v, out),
-            10 => hrow::<S, MASKED, 10>(s, g, cx, ch, cols, v, out),
-            11 => hrow::<S, MASKED, 11>(s, g, cx, ch, cols, v, out),
-            12 => hrow::<S, MASKED, 12>(s, g, cx, ch, cols, v, out),
-            13 => hrow::<S, MASKED, 13>(s, g, cx, ch, cols, v, out),
-            14 => hrow::<S, MASKED, 14>(s, g, cx, ch, cols, v, out),
-            15 => hrow::<S, MASKED, 15>(s, g, cx, ch, cols, v, out),
-            16 => hrow::<S, MASKED, 16>(s, g, cx, ch, cols, v, out),
-            _ => unreachable!("tile() admits windows up to KMAX wide"),
-        }
+        for_len!(g.kw; 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16;
+            K => hrow::<S, MASKED, K>(s, g, cx, ch, cols, v, out);
+            _ => unreachable!("tile() admits windows up to KMAX wide"))
     }
 }
 
@@ -375,25 +359,9 @@ unsafe fn vert_any<S: Simd, const MASKED: bool>(
 ) {
     // SAFETY: as the caller guarantees.
     unsafe {
-        match kh {
-            1 => vert::<S, MASKED, 1>(s, bufs, twn, m, out, n),
-            2 => vert::<S, MASKED, 2>(s, bufs, twn, m, out, n),
-            3 => vert::<S, MASKED, 3>(s, bufs, twn, m, out, n),
-            4 => vert::<S, MASKED, 4>(s, bufs, twn, m, out, n),
-            5 => vert::<S, MASKED, 5>(s, bufs, twn, m, out, n),
-            6 => vert::<S, MASKED, 6>(s, bufs, twn, m, out, n),
-            7 => vert::<S, MASKED, 7>(s, bufs, twn, m, out, n),
-            8 => vert::<S, MASKED, 8>(s, bufs, twn, m, out, n),
-            9 => vert::<S, MASKED, 9>(s, bufs, twn, m, out, n),
-            10 => vert::<S, MASKED, 10>(s, bufs, twn, m, out, n),
-            11 => vert::<S, MASKED, 11>(s, bufs, twn, m, out, n),
-            12 => vert::<S, MASKED, 12>(s, bufs, twn, m, out, n),
-            13 => vert::<S, MASKED, 13>(s, bufs, twn, m, out, n),
-            14 => vert::<S, MASKED, 14>(s, bufs, twn, m, out, n),
-            15 => vert::<S, MASKED, 15>(s, bufs, twn, m, out, n),
-            16 => vert::<S, MASKED, 16>(s, bufs, twn, m, out, n),
-            _ => unreachable!("tile() admits windows up to KMAX high"),
-        }
+        for_len!(kh; 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16;
+            K => vert::<S, MASKED, K>(s, bufs, twn, m, out, n);
+            _ => unreachable!("tile() admits windows up to KMAX high"))
     }
 }
 
