@@ -94,10 +94,39 @@ fn aligned(len: usize, v: f32) -> AVec<f32, ConstAlign<64>> {
     AVec::from_iter(64, core::iter::repeat_n(v, len))
 }
 
+/// [`aligned`], allocated as numpy allocates the peers' arrays (`peers.py` makes its inputs
+/// and its copy buffers with numpy): from 4 MiB on, Linux is asked for transparent huge pages
+/// (`madvise(MADV_HUGEPAGE)` from the first page boundary) before the first touch. The report's
+/// input and copy-roofline buffers come from here; its outputs, like the peers' (allocated by
+/// each framework), do not.
+fn numpy_like(len: usize, v: f32) -> AVec<f32, ConstAlign<64>> {
+    let mut a = AVec::with_capacity(64, len);
+    #[cfg(target_os = "linux")]
+    {
+        let (bytes, page) = (len * size_of::<f32>(), 4096);
+        if bytes >= 4 << 20 {
+            let p = a.as_mut_ptr() as usize;
+            let skip = p.next_multiple_of(page) - p;
+            // SAFETY: [p + skip, p + bytes) lies inside the vector's own allocation (capacity
+            // >= len elements); madvise only changes how the kernel backs those pages (an
+            // advice it may ignore, as it does where huge pages are off).
+            unsafe {
+                libc::madvise(
+                    (p + skip) as *mut libc::c_void,
+                    bytes - skip,
+                    libc::MADV_HUGEPAGE,
+                )
+            };
+        }
+    }
+    a.resize(len, v);
+    a
+}
+
 /// Deterministic pseudo-random input in [−1, 1), 64-byte aligned.
 fn input(len: usize, seed: u64) -> AVec<f32, ConstAlign<64>> {
     let mut s = seed | 1;
-    let mut x = aligned(len, 0.0);
+    let mut x = numpy_like(len, 0.0);
     for v in x.iter_mut() {
         s ^= s << 13;
         s ^= s >> 7;
@@ -302,8 +331,9 @@ fn run_workload(
         }
         // Copy roofline: copy an input-sized array, destination pre-faulted; like peers.py, the
         // fastest copy counts (the bound the hardware showed it can reach in this run).
-        let src = x.clone();
-        let mut dst = aligned(src.len(), 0.0);
+        let mut src = numpy_like(x.len(), 0.0);
+        src.copy_from_slice(&x);
+        let mut dst = numpy_like(src.len(), 0.0);
         let mut copy = Samples::default();
         let mut y = aligned(plan0.output_len(), 0.0);
         let budget = Duration::from_secs_f64(args.min_time / args.rounds as f64);
