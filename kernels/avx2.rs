@@ -141,6 +141,10 @@ impl Simd for Avx2 {
         v!(_mm256_cmp_ps::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
+    fn first(self, v: __m256) -> f32 {
+        v!(_mm256_cvtss_f32(v))
+    }
+    #[inline(always)]
     fn permute2(self, a: __m256, b: __m256, idx: __m256i) -> __m256 {
         // vpermps uses the low 3 bits of each index; bit 3 picks the source.
         let (pa, pb) = (

@@ -151,6 +151,10 @@ impl Simd for Avx512 {
         v!(_mm512_permutex2var_ps(a, idx, b))
     }
     #[inline(always)]
+    fn first(self, v: __m512) -> f32 {
+        v!(_mm512_cvtss_f32(v))
+    }
+    #[inline(always)]
     fn is_nan(self, a: __m512) -> __mmask16 {
         v!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a))
     }

@@ -182,6 +182,14 @@ pub trait Simd: Frame {
         // SAFETY: out holds LANES elements.
         unsafe { self.load(out.as_ptr()) }
     }
+    /// Lane 0 of `v`.
+    #[inline(always)]
+    fn first(self, v: Self::V) -> f32 {
+        let mut lane = [0.0f32; 64];
+        // SAFETY: lane holds 64 >= LANES elements.
+        unsafe { self.store(lane.as_mut_ptr(), v) };
+        lane[0]
+    }
     /// Lanes where `a` or `b` is NaN (an unordered comparison).
     #[inline(always)]
     fn unord(self, a: Self::V, b: Self::V) -> Self::M {
