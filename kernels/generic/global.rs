@@ -8,7 +8,7 @@
 //! reference order. The tail chunk fills missing lanes with −0.0, the additive identity of every
 //! value (`x + (−0.0)` is `x`, −0.0 and NaN payloads included). The partials are then folded in
 //! the reference order: in registers on the 8- and 16-lane tiers (two-source permutes,
-//! [`fold_vector`]), through a stack array on the 4-lane ones.
+//! [`fold_registers`]), through a stack array on the 4-lane ones.
 //!
 //! **NCHW max** (`global-nchw-max`): a lane-parallel `max` over the plane with a NaN flag per
 //! loaded vector. The result can differ from the reference's sequential scan only (a) when a NaN
@@ -113,13 +113,8 @@ fn avg_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize, tail: S::M) -> f32
             *acc = s.add(*acc, load_tail(s, src, at, n, tail, -0.0));
         }
     }
-    if lanes >= 8 {
-        // The levels above LANES partials add whole accumulators (s[j] += s[j + 8] is
-        // accumulator 0 plus accumulator 1 on 8 lanes).
-        if accs == 2 {
-            acc[0] = s.add(acc[0], acc[1]);
-        }
-        return fold_vector(s, acc[0], |a, b| s.add(a, b)) / n as f32;
+    if folds_in_registers::<S>() {
+        return fold_registers(s, &mut acc[..accs], |a, b| s.add(a, b)) / n as f32;
     }
     let mut part = [0.0f32; PARTS];
     for (a, acc) in acc.iter().enumerate().take(accs) {
@@ -129,19 +124,35 @@ fn avg_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize, tail: S::M) -> f32
     fold(&mut part, |a, b| a + b) / n as f32
 }
 
-/// The last levels of [`fold`] on one vector, in registers, for tiers with a two-source
-/// permute (8 and 16 lanes): `v[j] ⊕ v[j + w]` for `w = LANES / 2, .., 1` (the lower lane the
-/// left operand, as in [`fold`]); returns lane 0. (Through a stack array, as the 4-lane tiers
-/// do, the scalar reloads of a vector store cost 13% of resnet_gap's NCHW time: 7.56 -> 6.59
-/// µs.)
+/// Whether tier `S` folds vectors in registers: its `permute2` is one register instruction
+/// (the 8- and 16-lane tiers, AVX2 and AVX-512); the others fold through a stack array.
+/// (Through the stack, the scalar reloads of a vector store cost AVX-512 13% of resnet_gap's
+/// NCHW time: 7.56 against 6.59 µs in registers.)
 #[inline(always)]
-fn fold_vector<S: Simd>(s: S, mut v: S::V, op: impl Fn(S::V, S::V) -> S::V) -> f32 {
-    let mut w = S::LANES / 2;
+fn folds_in_registers<S: Simd>() -> bool {
+    S::LANES >= 8
+}
+
+/// [`fold`] in registers, with `op` for `+`: `v` holds the values in `v.len()` vectors (value
+/// `a·LANES + k` in lane `k` of `v[a]`, a power of two of them). The levels above one vector
+/// combine whole vectors (`v[a] ⊕ v[a + count]`), then `v[0][j] ⊕ v[0][j + w]` for
+/// `w = LANES / 2, .., 1`, the lower half always the left operand, as in [`fold`]; returns the
+/// value in lane 0.
+#[inline(always)]
+fn fold_registers<S: Simd>(s: S, v: &mut [S::V], op: impl Fn(S::V, S::V) -> S::V) -> f32 {
+    let mut count = v.len();
+    while count > 1 {
+        count /= 2;
+        for a in 0..count {
+            v[a] = op(v[a], v[a + count]);
+        }
+    }
+    let (mut x, mut w) = (v[0], S::LANES / 2);
     while w >= 1 {
-        v = op(v, s.permute2(v, v, s.iadd(s.iota(1), s.isplat(w as u32))));
+        x = op(x, s.permute2(x, x, s.iadd(s.iota(1), s.isplat(w as u32))));
         w /= 2;
     }
-    s.first(v)
+    s.first(x)
 }
 
 /// Folds 16 partial sums in the reference order: `s[j] += s[j + 8]` for `j < 8`, then
@@ -197,8 +208,8 @@ fn max_plane<S: Simd>(s: S, src: &[f32], at: usize, n: usize, tail: S::M) -> f32
         return *x.iter().rev().find(|v| v.is_nan()).unwrap_or(&f32::NAN);
     }
     // No NaN: any order gives the maximum value, up to the sign of a zero.
-    let m = if S::LANES >= 8 {
-        fold_vector(s, s.max(m1, m0), |a, b| s.max(b, a))
+    let m = if folds_in_registers::<S>() {
+        fold_registers(s, &mut [s.max(m1, m0)], |a, b| s.max(b, a))
     } else {
         let mut lane = [f32::NEG_INFINITY; PARTS];
         // SAFETY: lane holds 16 >= LANES elements.
